@@ -1,0 +1,47 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+
+#include "switchboard/api/http_types.hpp"
+
+namespace switchboard {
+
+class AccountService;
+class TicketStore;
+class StaticFiles;
+
+/// Maps HTTP requests onto the account use cases and static files, and their outcomes onto
+/// the status and error codes of protocol.md section 1. No sockets here: HttpSession lifts
+/// requests out of Beast and writes back what `respond` is given. The WebSocket upgrade
+/// itself is HttpSession's; a GET /ws that is not an upgrade is answered here (426).
+class RestApi {
+ public:
+  using Respond = std::function<void(HttpResponse)>;
+
+  RestApi(AccountService& accounts, TicketStore& tickets, const StaticFiles& files);
+
+  /// Answers `req`, calling `respond` exactly once, possibly later on `ex`.
+  void handle(HttpRequest req, const boost::asio::any_io_executor& ex, Respond respond);
+
+  /// From now on every request is answered 503 unavailable.
+  void begin_shutdown() { shutting_down_ = true; }
+
+ private:
+  void post_register(const HttpRequest& req, const boost::asio::any_io_executor& ex,
+                     Respond respond);
+  void post_update_password(const HttpRequest& req, const boost::asio::any_io_executor& ex,
+                            Respond respond);
+  void post_regenerate(const HttpRequest& req, const boost::asio::any_io_executor& ex,
+                       Respond respond);
+  void post_ws_ticket(const HttpRequest& req, const boost::asio::any_io_executor& ex,
+                      Respond respond);
+
+  AccountService& accounts_;
+  TicketStore& tickets_;
+  const StaticFiles& files_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace switchboard

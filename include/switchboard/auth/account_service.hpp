@@ -1,0 +1,81 @@
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "switchboard/auth/identity.hpp"
+#include "switchboard/util/result.hpp"
+
+namespace switchboard {
+
+class UserStore;
+class PasswordHasher;
+class WorkerPool;
+class CredentialCache;
+class TicketStore;
+class LoginThrottle;
+struct UserRecord;
+
+/// Account failures, one-to-one with the REST error codes that report them.
+enum class AccountError { invalid_credentials, invalid_api_key, username_taken, too_many_attempts,
+                          unavailable };
+
+struct AccountFailure {
+  AccountError error;
+  std::chrono::seconds retry_after{0};  // for too_many_attempts
+};
+
+/// The outcome of an account operation. `api_key` is set only when a key was just issued.
+struct Account {
+  UserId user_id = 0;
+  std::string username;
+  std::string api_key;
+};
+
+/// The account use cases behind the REST API: register, change password, rotate the API
+/// key, authenticate a key. Inputs are already validated. Blocking work runs on the worker
+/// pool; `done` is called on the executor `ex` given with the request (or inline, when the
+/// answer is known without blocking).
+class AccountService {
+ public:
+  using AccountDone = std::function<void(Result<Account, AccountFailure>)>;
+  using IdentityDone = std::function<void(Result<Identity, AccountFailure>)>;
+  /// Told (from a worker thread) when a key stops working, to close what it opened.
+  using KeyRevoked = std::function<void(UserId, const std::string& old_key_hash)>;
+
+  AccountService(UserStore& store, const PasswordHasher& hasher, WorkerPool& pool,
+                 CredentialCache& cache, TicketStore& tickets, LoginThrottle& account_throttle,
+                 LoginThrottle& address_throttle);
+
+  void set_key_revoked_handler(KeyRevoked handler) { key_revoked_ = std::move(handler); }
+
+  void register_user(const boost::asio::any_io_executor& ex, std::string username,
+                     std::string password, AccountDone done);
+  void change_password(const boost::asio::any_io_executor& ex, std::string username,
+                       std::string password, std::string new_password, std::string address,
+                       AccountDone done);
+  void regenerate_key(const boost::asio::any_io_executor& ex, std::string username,
+                      std::string password, std::string address, AccountDone done);
+  void authenticate_key(const boost::asio::any_io_executor& ex, const std::string& api_key,
+                        IdentityDone done);
+
+ private:
+  /// What to do once a password has been verified; runs on the worker.
+  using Verified = std::function<Result<Account, AccountFailure>(const UserRecord&)>;
+  void with_verified_password(const boost::asio::any_io_executor& ex, std::string username,
+                              std::string password, std::string address, Verified then,
+                              AccountDone done);
+
+  UserStore& store_;
+  const PasswordHasher& hasher_;
+  WorkerPool& pool_;
+  CredentialCache& cache_;
+  TicketStore& tickets_;
+  LoginThrottle& account_throttle_;
+  LoginThrottle& address_throttle_;
+  KeyRevoked key_revoked_;
+};
+
+}  // namespace switchboard

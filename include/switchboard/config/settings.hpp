@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace switchboard {
+
+/// Every tunable of the daemon, with its default. Each field has one name used three ways:
+/// `server_port` in a config file, `SERVER_PORT` in the environment, `--server-port` as a
+/// flag. Precedence: flags > environment > config file > defaults.
+struct Settings {
+  // Process
+  std::string server_host = "127.0.0.1";
+  std::uint16_t server_port = 8080;
+  std::string db_path = "switchboard.db";
+  std::string web_root = "web";
+  std::string log_level = "info";
+  unsigned io_threads = 0;  // 0: one per core
+  unsigned worker_threads = 2;
+  unsigned shutdown_grace = 10;  // seconds to finish in-flight work after SIGTERM
+
+  // HTTP
+  std::size_t http_header_limit = 8192;
+  std::size_t http_body_limit = 8192;
+  unsigned http_request_timeout = 10;  // seconds to receive a whole request (or the next one)
+  std::size_t max_connections = 10000;
+  std::size_t max_connections_per_ip = 200;
+  std::vector<std::string> trusted_proxies;
+
+  // Accounts and credentials
+  std::uint64_t argon2_opslimit = 2;
+  std::size_t argon2_memlimit = 19 * 1024 * 1024;  // OWASP's minimum for Argon2id
+  std::size_t hash_queue_limit = 64;               // pending Argon2 jobs before 503
+  unsigned ticket_ttl = 30;
+  unsigned login_free_failures = 5;  // failures allowed before the lock-out starts
+  unsigned login_lockout_base = 1;   // seconds; doubles with each further failure
+  unsigned login_lockout_max = 900;
+
+  // ICE servers handed out in Welcome
+  std::vector<std::string> stun_urls;
+  std::vector<std::string> turn_urls;
+  std::string turn_secret;
+  unsigned turn_ttl = 86400;
+  std::vector<std::string> allowed_origins;
+
+  // Signaling
+  std::size_t ws_max_message = 64 * 1024;
+  unsigned ws_ping_interval = 20;     // seconds of silence before the server pings
+  std::size_t ws_send_queue = 1024;   // queued outbound messages before a reader counts as slow
+  unsigned room_default_size = 16;
+  unsigned room_max_size = 64;
+  unsigned rooms_per_user = 8;
+  double rate_limit_per_sec = 100;
+  double rate_limit_burst = 500;
+  unsigned rate_limit_strikes = 100;  // rate-limited messages (refilling 1/s) before close 1008
+};
+
+/// What parsing the command line produced.
+struct HelpRequested {
+  std::string text;
+};
+struct VersionRequested {};
+struct SettingsError {
+  std::string message;  // one line, names the offending setting
+};
+using LoadOutcome = std::variant<Settings, HelpRequested, VersionRequested, SettingsError>;
+
+/// Builds Settings from defaults, the file named by `--config` (or CONFIG_FILE), the
+/// environment and the flags in `argv`.
+LoadOutcome load_settings(int argc, const char* const* argv,
+                          const std::map<std::string, std::string>& environment);
+
+/// The process environment as a map, for load_settings.
+std::map<std::string, std::string> process_environment();
+
+/// A settings value checked and applied by name (the config-file key). Used by tests.
+std::string apply_setting(Settings& settings, const std::string& key, const std::string& value);
+
+}  // namespace switchboard

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "switchboard/api/http_types.hpp"
+#include "switchboard/auth/identity.hpp"
+#include "switchboard/net/connection_limiter.hpp"
+#include "switchboard/net/server_context.hpp"
+
+namespace switchboard {
+
+/// One HTTP/1.1 connection: reads requests with header, body and time limits, hands them to
+/// RestApi and writes the answers, keeping the connection alive when the client asks. A GET
+/// /ws upgrade is authenticated here and then handed, socket and all, to a WsSession.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(boost::asio::ip::tcp::socket&& socket, ServerContext& ctx,
+              std::unique_ptr<ConnectionLimiter::Slot> slot, std::string peer_address);
+
+  void run();
+  /// Shutdown: an idle connection closes now; a busy one after its response (any thread).
+  void shutdown();
+
+ private:
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+
+  void do_read();
+  void on_read(boost::system::error_code ec);
+  void on_request();
+  void upgrade();
+  void accept_upgrade(Identity who);
+  void respond(HttpResponse response);
+  void write(HttpResponse response, bool keep_alive);
+  void on_write(bool keep_alive, boost::system::error_code ec);
+  void close();
+  HttpRequest lift(const Request& req) const;
+
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  ServerContext& ctx_;
+  std::unique_ptr<ConnectionLimiter::Slot> slot_;
+  std::string peer_address_;
+  bool reading_ = false;       // waiting for (the rest of) a request
+  bool close_after_ = false;   // shutdown asked: no keep-alive after the current response
+  bool head_request_ = false;
+  bool keep_alive_ = false;
+  std::shared_ptr<void> response_;  // the response being written
+};
+
+/// The live HTTP sessions, so that shutdown can close the idle keep-alive ones.
+class HttpSessionSet {
+ public:
+  void add(const std::shared_ptr<HttpSession>& s);
+  void shutdown_all();
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<HttpSession>> sessions_;
+};
+
+}  // namespace switchboard

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <atomic>
+
+namespace switchboard {
+
+struct Settings;
+class RestApi;
+class AccountService;
+class TicketStore;
+class CredentialCache;
+class SignalingHub;
+class ConnectionLimiter;
+class HttpSessionSet;
+
+/// The long-lived services a connection uses, owned by Server and outliving every session.
+struct ServerContext {
+  const Settings& settings;
+  RestApi& api;
+  AccountService& accounts;
+  TicketStore& tickets;
+  CredentialCache& credentials;
+  SignalingHub& hub;
+  HttpSessionSet& http_sessions;
+  std::atomic<bool>& shutting_down;
+};
+
+}  // namespace switchboard

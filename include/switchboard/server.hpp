@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "switchboard/config/settings.hpp"
+
+namespace switchboard {
+
+/// The daemon: owns the io_context and its threads, the worker pool, the store and every
+/// service, and runs them until shutdown. Beast stays out of this header (pimpl) so the
+/// tests and main compile fast.
+class Server {
+ public:
+  /// Opens the database and loads the web root; throws (a start-up failure) when it cannot.
+  explicit Server(Settings settings);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  /// Binds and starts accepting; returns the bound port. Throws when it cannot bind.
+  std::uint16_t start();
+  /// Runs the I/O threads until shutdown has finished. With `handle_signals`, SIGINT and
+  /// SIGTERM begin the shutdown.
+  void run(bool handle_signals);
+  /// Begins a graceful shutdown (any thread): stop accepting, close WebSockets with 1001,
+  /// finish in-flight requests, then run() returns.
+  void request_shutdown();
+
+  const Settings& settings() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace switchboard

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "switchboard/auth/identity.hpp"
+#include "switchboard/signaling/protocol.hpp"
+
+namespace switchboard {
+
+/// WebSocket close codes the daemon sends (protocol.md section 2).
+enum class CloseCode : std::uint16_t {
+  going_away = 1001,
+  protocol_error = 1002,
+  unsupported_data = 1003,
+  policy = 1008,
+  too_big = 1009,
+  key_revoked = 4001,
+  replaced = 4002,
+};
+
+/// What the signaling core needs from a live connection: who it is, a way to hand it a
+/// message, a way to close it. WsSession implements it; unit tests and fuzzers use a
+/// recording stand-in. Both calls are thread-safe and never block.
+class Peer {
+ public:
+  explicit Peer(Identity who) : who_(std::move(who)) {}
+  virtual ~Peer() = default;
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  const Identity& identity() const { return who_; }
+  UserId user_id() const { return who_.user_id; }
+
+  /// Queues `message` for sending. A peer whose queue is full closes itself (1008).
+  virtual void deliver(SharedText message) = 0;
+  virtual void close(CloseCode code, std::string_view reason) = 0;
+
+ private:
+  Identity who_;
+};
+
+}  // namespace switchboard

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchboard/auth/identity.hpp"
+#include "switchboard/util/result.hpp"
+
+namespace switchboard {
+
+/// msg_type values of protocol.md section 2.
+enum class MsgType : int {
+  create_room = 0,
+  join_room = 1,
+  sdp = 2,
+  ice_candidate = 3,
+  leave_room = 4,
+  room_created = 5,
+  room_joined = 6,
+  error = 7,
+  peer_joined = 8,
+  peer_left = 9,
+  ready = 10,
+  peer_ready = 11,
+  welcome = 12,
+};
+
+/// The Error codes of the protocol, one-to-one.
+enum class SignalError {
+  bad_json,
+  bad_envelope,
+  bad_payload,
+  unknown_type,
+  forbidden,
+  room_not_found,
+  room_full,
+  already_in_room,
+  not_in_room,
+  peer_not_in_room,
+  too_many_rooms,
+  rate_limited,
+};
+
+const char* to_string(SignalError e);
+/// A human-readable sentence for the Error message field.
+const char* describe(SignalError e);
+
+/// A failure to act on a client message: what goes into the Error payload.
+struct SignalFailure {
+  SignalError code;
+  std::string message;
+  std::optional<int> msg_type;  // of the offending message, when known
+};
+
+/// A client message that passed the envelope and payload checks.
+struct ClientMessage {
+  MsgType type{};
+  std::string room_id;                      // every type but CreateRoom
+  std::optional<std::size_t> max_members;   // CreateRoom
+  std::optional<UserId> to;                 // SDP, ICECandidate
+  nlohmann::json envelope;                  // SDP, ICECandidate: relayed as written
+};
+
+/// Parses and checks one text frame from `sender`. Pure: no state, no I/O.
+Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text, UserId sender,
+                                                          std::size_t max_room_size);
+
+using SharedText = std::shared_ptr<const std::string>;
+
+/// Server-to-client messages, serialised once and shared by every recipient.
+SharedText make_welcome(UserId user, const std::string& username, const nlohmann::json& ice);
+SharedText make_room_created(const std::string& room_id, UserId host);
+SharedText make_room_joined(const std::string& room_id, UserId host,
+                            const std::vector<UserId>& members);
+SharedText make_peer_event(MsgType type, const std::string& room_id, UserId user);
+SharedText make_peer_left(const std::string& room_id, UserId user, UserId host);
+SharedText make_error(const SignalFailure& failure);
+/// The relayed envelope with `from` set to the sender.
+SharedText make_relay(nlohmann::json envelope, UserId sender);
+
+}  // namespace switchboard

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "switchboard/auth/identity.hpp"
+#include "switchboard/signaling/protocol.hpp"
+#include "switchboard/util/result.hpp"
+
+namespace switchboard {
+
+struct RoomLimits {
+  std::size_t default_size = 16;
+  std::size_t max_size = 64;
+  std::size_t rooms_per_user = 8;
+};
+
+/// Rooms and their members: who is in which room, in what order they joined, who is host,
+/// who is ready. Pure state with no I/O and no locking of its own: SignalingHub serialises
+/// access. The host is always the first member in join order, so hand-over on departure
+/// falls out of the order itself.
+class RoomManager {
+ public:
+  using IdGenerator = std::function<std::string()>;
+
+  explicit RoomManager(RoomLimits limits, IdGenerator new_room_id = {});
+
+  struct Membership {
+    std::string room_id;
+    UserId host = 0;
+    std::vector<UserId> members;  // join order; host first
+  };
+  struct Departure {
+    std::string room_id;
+    UserId host = 0;                // after the departure; 0 when the room is gone
+    std::vector<UserId> remaining;  // join order
+  };
+
+  Result<Membership, SignalError> create(UserId creator, std::optional<std::size_t> max_members);
+  Result<Membership, SignalError> join(UserId user, const std::string& room_id);
+  Result<Departure, SignalError> leave(UserId user, const std::string& room_id);
+  /// Leaves every room of `user` (disconnection, replacement).
+  std::vector<Departure> leave_all(UserId user);
+  /// Marks `user` ready; returns the room's other members.
+  Result<std::vector<UserId>, SignalError> ready(UserId user, const std::string& room_id);
+  /// Why `from` may not send to `to` in `room_id`, or nullopt when it may.
+  std::optional<SignalError> check_relay(UserId from, UserId to, const std::string& room_id) const;
+
+  /// Members of a room in join order, or nullptr when there is no such room.
+  const std::vector<UserId>* members(const std::string& room_id) const;
+  bool is_ready(UserId user, const std::string& room_id) const;
+  std::size_t room_count() const { return rooms_.size(); }
+  std::size_t rooms_of(UserId user) const;
+
+  /// Checks every structural invariant (for tests and fuzzers): non-empty rooms, no duplicate
+  /// members, room sizes within bounds, the per-user index agreeing with the rooms.
+  bool invariants_hold() const;
+
+ private:
+  struct Room {
+    std::vector<UserId> members;
+    std::unordered_set<UserId> ready;
+    std::size_t max_members = 0;
+  };
+  Departure remove_member(const std::string& room_id, Room& room, UserId user);
+
+  RoomLimits limits_;
+  IdGenerator new_room_id_;
+  std::unordered_map<std::string, Room> rooms_;
+  std::unordered_map<UserId, std::vector<std::string>> rooms_by_user_;
+};
+
+}  // namespace switchboard

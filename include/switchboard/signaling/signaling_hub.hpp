@@ -1,0 +1,49 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "switchboard/signaling/connection_registry.hpp"
+#include "switchboard/signaling/room_manager.hpp"
+
+namespace switchboard {
+
+/// The signaling core: takes each client message, applies it to the rooms, and routes the
+/// resulting messages to the right connections. One mutex guards the registry and the rooms
+/// together, so that "is the sender still connected, is the target in the room, who is host"
+/// are answered from one consistent state; it is held only for map work, never while
+/// serialising JSON or calling into a session (deliveries happen after it is released).
+class SignalingHub {
+ public:
+  explicit SignalingHub(RoomLimits limits, RoomManager::IdGenerator new_room_id = {});
+
+  /// Registers a connection that has been sent its Welcome. An older connection of the same
+  /// user leaves its rooms and is closed with 4002.
+  void connect(const std::shared_ptr<Peer>& peer);
+  /// The connection is gone: it leaves every room (PeerLeft to those remaining).
+  void disconnect(const Peer& peer);
+  /// Acts on one text message from `peer`.
+  void handle(Peer& peer, std::string_view text);
+  /// Closes (4001) the connection of `user` if it was authenticated with `key_hash`.
+  void revoke_key(UserId user, const std::string& key_hash);
+  /// Closes every connection (shutdown).
+  void close_all(CloseCode code, std::string_view reason);
+
+  std::size_t connection_count();
+  std::size_t room_count();
+  /// For tests and fuzzers: the room structure is consistent.
+  bool invariants_hold();
+
+ private:
+  struct Outbox;
+  void leave_all_locked(UserId user, Outbox& out);
+
+  std::size_t max_room_size_;
+  std::mutex mutex_;
+  ConnectionRegistry registry_;
+  RoomManager rooms_;
+};
+
+}  // namespace switchboard

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace switchboard {
+
+/// Base64url without padding (RFC 4648 section 5): API keys, tickets and room ids.
+std::string base64url_encode(std::span<const std::uint8_t> bytes);
+/// Standard base64 with padding: TURN REST API credentials.
+std::string base64_encode(std::span<const std::uint8_t> bytes);
+/// `n` bytes from libsodium's CSPRNG, written as base64url.
+std::string random_token(std::size_t n);
+/// Lower-case copy for ASCII (usernames are ASCII by validation).
+std::string ascii_lower(std::string_view s);
+/// Decodes %XX escapes; returns false on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out);
+
+}  // namespace switchboard

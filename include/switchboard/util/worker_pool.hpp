@@ -1,0 +1,66 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstddef>
+#include <utility>
+
+namespace switchboard {
+
+/// Runs blocking work (Argon2, SQLite) off the I/O threads and posts each result back to the
+/// executor of the session that asked, so that no I/O thread ever waits on it. A job must not
+/// throw: it catches its own exceptions and returns them as a value.
+class WorkerPool {
+ public:
+  WorkerPool(unsigned threads, std::size_t bounded_limit)
+      : pool_(threads), limit_(bounded_limit) {}
+
+  /// Runs `job()` on a worker, then `handler(result)` on `ex`. The work guard keeps `ex`'s
+  /// io_context running until the handler has been posted.
+  template <class Job, class Handler>
+  void run(const boost::asio::any_io_executor& ex, Job job, Handler handler) {
+    boost::asio::post(pool_, [job = std::move(job), handler = std::move(handler),
+                              guard = boost::asio::make_work_guard(ex)]() mutable {
+      auto result = job();
+      boost::asio::post(guard.get_executor(),
+                        [handler = std::move(handler), result = std::move(result)]() mutable {
+                          handler(std::move(result));
+                        });
+    });
+  }
+
+  /// As run(), for expensive jobs: refuses (returns false, runs nothing) when `bounded_limit`
+  /// of them are queued or running already, so a burst is answered 503 instead of piling up
+  /// memory and latency.
+  template <class Job, class Handler>
+  bool try_run(const boost::asio::any_io_executor& ex, Job job, Handler handler) {
+    if (pending_.fetch_add(1) >= limit_) {
+      pending_.fetch_sub(1);
+      return false;
+    }
+    run(
+        ex,
+        [this, job = std::move(job)]() mutable {
+          auto result = job();
+          pending_.fetch_sub(1);
+          return result;
+        },
+        std::move(handler));
+    return true;
+  }
+
+  std::size_t pending() const { return pending_.load(); }
+
+  /// Waits for queued jobs to finish; later submissions are not run.
+  void join() { pool_.join(); }
+
+ private:
+  boost::asio::thread_pool pool_;
+  std::size_t limit_;
+  std::atomic<std::size_t> pending_{0};
+};
+
+}  // namespace switchboard

@@ -1,0 +1,321 @@
+#include "switchboard/config/settings.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include "switchboard/version.hpp"
+
+extern char** environ;
+
+namespace switchboard {
+
+namespace {
+
+/// One row of the settings table: how to parse and store a value given as text.
+struct Option {
+  const char* key;
+  const char* help;
+  // Returns an empty string on success, else why the value is invalid.
+  std::function<std::string(Settings&, const std::string&)> apply;
+};
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+template <class T>
+Option unsigned_option(const char* key, const char* help, T Settings::*field, std::uint64_t min,
+                       std::uint64_t max) {
+  return {key, help, [field, min, max](Settings& s, const std::string& text) -> std::string {
+            std::uint64_t v = 0;
+            auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+            if (ec != std::errc() || p != text.data() + text.size() || text.empty()) {
+              return "expected a whole number";
+            }
+            if (v < min || v > max) {
+              return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+            }
+            s.*field = static_cast<T>(v);
+            return {};
+          }};
+}
+
+Option double_option(const char* key, const char* help, double Settings::*field, double min) {
+  return {key, help, [field, min](Settings& s, const std::string& text) -> std::string {
+            double v = 0;
+            std::istringstream in(text);
+            in >> v;
+            if (!in || !in.eof() || !std::isfinite(v)) return "expected a number";
+            if (v < min) return "must be at least " + std::to_string(min);
+            s.*field = v;
+            return {};
+          }};
+}
+
+Option string_option(const char* key, const char* help, std::string Settings::*field,
+                     bool allow_empty) {
+  return {key, help, [field, allow_empty](Settings& s, const std::string& text) -> std::string {
+            if (!allow_empty && text.empty()) return "must not be empty";
+            s.*field = text;
+            return {};
+          }};
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    item = trim(item);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+/// A comma-separated list; `prefixes` (if any) are the accepted URL schemes.
+Option list_option(const char* key, const char* help, std::vector<std::string> Settings::*field,
+                   std::vector<std::string> prefixes) {
+  return {key, help, [field, prefixes](Settings& s, const std::string& text) -> std::string {
+            auto items = split_list(text);
+            for (const auto& item : items) {
+              bool ok = prefixes.empty();
+              for (const auto& p : prefixes) ok = ok || item.rfind(p, 0) == 0;
+              if (!ok) return "'" + item + "' is not a " + prefixes.front() + " URL";
+            }
+            s.*field = std::move(items);
+            return {};
+          }};
+}
+
+const std::vector<Option>& options() {
+  static const std::vector<Option> table = {
+      string_option("server_host", "address to bind (default 127.0.0.1)", &Settings::server_host,
+                    false),
+      unsigned_option("server_port", "TCP port; 0 picks a free one (default 8080)",
+                      &Settings::server_port, 0, 65535),
+      string_option("db_path", "SQLite database file (default switchboard.db)",
+                    &Settings::db_path, false),
+      string_option("web_root", "directory of static files served at / (default web)",
+                    &Settings::web_root, true),
+      {"log_level", "trace, debug, info, warn, error, critical or off (default info)",
+       [](Settings& s, const std::string& v) -> std::string {
+         static const char* levels[] = {"trace", "debug", "info", "warn",
+                                        "error", "critical", "off"};
+         for (const char* l : levels) {
+           if (v == l) {
+             s.log_level = v;
+             return {};
+           }
+         }
+         return "expected trace, debug, info, warn, error, critical or off";
+       }},
+      unsigned_option("io_threads", "threads running network I/O; 0 = one per core",
+                      &Settings::io_threads, 0, 256),
+      unsigned_option("worker_threads", "threads for password hashing and SQLite (default 2)",
+                      &Settings::worker_threads, 1, 256),
+      unsigned_option("shutdown_grace", "seconds to finish in-flight work on SIGTERM (default 10)",
+                      &Settings::shutdown_grace, 0, 3600),
+      unsigned_option("http_header_limit", "bytes of request headers before 431 (default 8192)",
+                      &Settings::http_header_limit, 1024, 1 << 20),
+      unsigned_option("http_body_limit", "bytes of request body before 413 (default 8192)",
+                      &Settings::http_body_limit, 256, 1 << 20),
+      unsigned_option("http_request_timeout", "seconds to receive one request, or to wait for the next on a kept-alive connection (10)",
+                      &Settings::http_request_timeout, 1, 3600),
+      unsigned_option("max_connections", "open TCP connections in total (default 10000)",
+                      &Settings::max_connections, 1, 10'000'000),
+      unsigned_option("max_connections_per_ip", "open TCP connections per client address (200)",
+                      &Settings::max_connections_per_ip, 1, 10'000'000),
+      list_option("trusted_proxies", "peer addresses whose X-Forwarded-For is believed",
+                  &Settings::trusted_proxies, {}),
+      unsigned_option("argon2_opslimit", "Argon2id passes (default 2)",
+                      &Settings::argon2_opslimit, 1, 100),
+      unsigned_option("argon2_memlimit", "Argon2id memory in bytes (default 19 MiB)",
+                      &Settings::argon2_memlimit, 8192, std::uint64_t{4} << 30),
+      unsigned_option("hash_queue_limit", "password hashes queued before 503 (default 64)",
+                      &Settings::hash_queue_limit, 1, 1'000'000),
+      unsigned_option("ticket_ttl", "seconds a /ws ticket stays valid (default 30)",
+                      &Settings::ticket_ttl, 1, 3600),
+      unsigned_option("login_free_failures", "wrong passwords before lock-out (default 5)",
+                      &Settings::login_free_failures, 1, 1000),
+      unsigned_option("login_lockout_base", "first lock-out in seconds, doubling (default 1)",
+                      &Settings::login_lockout_base, 1, 86400),
+      unsigned_option("login_lockout_max", "longest lock-out in seconds (default 900)",
+                      &Settings::login_lockout_max, 1, 86400 * 7),
+      list_option("stun_urls", "comma-separated stun: URLs for Welcome", &Settings::stun_urls,
+                  {"stun:", "stuns:"}),
+      list_option("turn_urls", "comma-separated turn:/turns: URLs for Welcome",
+                  &Settings::turn_urls, {"turn:", "turns:"}),
+      string_option("turn_secret", "shared secret for minted TURN credentials (coturn "
+                                   "use-auth-secret)",
+                    &Settings::turn_secret, true),
+      unsigned_option("turn_ttl", "lifetime of minted TURN credentials, seconds (default 86400)",
+                      &Settings::turn_ttl, 60, 86400 * 30),
+      list_option("allowed_origins", "comma-separated Origins allowed on /ws; empty allows any",
+                  &Settings::allowed_origins, {}),
+      unsigned_option("ws_max_message", "largest WebSocket message in bytes (default 65536)",
+                      &Settings::ws_max_message, 1024, 16 << 20),
+      unsigned_option("ws_ping_interval", "seconds of silence before a ping (default 20)",
+                      &Settings::ws_ping_interval, 1, 3600),
+      unsigned_option("ws_send_queue", "outbound messages queued per socket (default 1024)",
+                      &Settings::ws_send_queue, 1, 1'000'000),
+      unsigned_option("room_default_size", "members of a room created without max_members (16)",
+                      &Settings::room_default_size, 1, 100000),
+      unsigned_option("room_max_size", "largest max_members a client may ask for (default 64)",
+                      &Settings::room_max_size, 1, 100000),
+      unsigned_option("rooms_per_user", "rooms one user may be in at once (default 8)",
+                      &Settings::rooms_per_user, 1, 100000),
+      double_option("rate_limit_per_sec", "messages per second per connection (default 100)",
+                    &Settings::rate_limit_per_sec, 0.001),
+      double_option("rate_limit_burst", "message burst per connection (default 500)",
+                    &Settings::rate_limit_burst, 1),
+      unsigned_option("rate_limit_strikes", "rate-limited messages before close 1008 (100)",
+                      &Settings::rate_limit_strikes, 1, 1'000'000),
+  };
+  return table;
+}
+
+std::string env_name(std::string key) {
+  for (char& c : key) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return key;
+}
+
+std::string flag_name(std::string key) {
+  for (char& c : key) {
+    if (c == '_') c = '-';
+  }
+  return "--" + key;
+}
+
+const Option* find_option(const std::string& key) {
+  for (const auto& o : options()) {
+    if (key == o.key) return &o;
+  }
+  return nullptr;
+}
+
+std::string help_text() {
+  std::ostringstream out;
+  out << "switchboard " << kVersion << ": a WebRTC signaling daemon\n\n"
+      << "Usage: switchboard [--config FILE] [--SETTING VALUE]...\n\n"
+      << "Each setting may come from the config file (key = value), the environment (upper\n"
+      << "case) or a flag; flags beat environment beats file beats defaults.\n\n"
+      << "  --config FILE (CONFIG_FILE)\n      read settings from FILE\n"
+      << "  --help, --version\n\n";
+  for (const auto& o : options()) {
+    out << "  " << flag_name(o.key) << " VALUE (" << env_name(o.key) << ")\n      " << o.help
+        << "\n";
+  }
+  return out.str();
+}
+
+/// Cross-field checks that no single option can make.
+std::string check_consistency(const Settings& s) {
+  if (s.room_default_size > s.room_max_size) {
+    return "invalid setting room_default_size: must not exceed room_max_size";
+  }
+  if (!s.turn_secret.empty() && s.turn_urls.empty()) {
+    return "invalid setting turn_secret: set turn_urls too";
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string apply_setting(Settings& settings, const std::string& key, const std::string& value) {
+  const Option* o = find_option(key);
+  if (!o) return "unknown setting " + key;
+  std::string why = o->apply(settings, value);
+  if (!why.empty()) return "invalid setting " + key + " = '" + value + "': " + why;
+  return {};
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string_view::npos) env.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return env;
+}
+
+LoadOutcome load_settings(int argc, const char* const* argv,
+                          const std::map<std::string, std::string>& environment) {
+  // Flags are collected first so that --config is known before anything is applied.
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::string config_file;
+  if (auto it = environment.find("CONFIG_FILE"); it != environment.end()) config_file = it->second;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") return HelpRequested{help_text()};
+    if (arg == "--version" || arg == "-V") return VersionRequested{};
+    if (arg.rfind("--", 0) != 0) return SettingsError{"unexpected argument '" + arg + "'"};
+    std::string name = arg.substr(2);
+    std::string value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return SettingsError{"flag " + arg + " needs a value"};
+    }
+    for (char& c : name) {
+      if (c == '-') c = '_';
+    }
+    if (name == "config") {
+      config_file = value;
+    } else if (!find_option(name)) {
+      return SettingsError{"unknown flag --" + arg.substr(2, arg.find('=') - 2)};
+    } else {
+      flags.emplace_back(name, value);
+    }
+  }
+
+  Settings s;
+  if (!config_file.empty()) {
+    std::ifstream in(config_file);
+    if (!in) return SettingsError{"cannot read config file " + config_file};
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      std::string text = trim(line.substr(0, line.find('#')));
+      if (text.empty()) continue;
+      auto eq = text.find('=');
+      std::string where = config_file + ":" + std::to_string(number) + ": ";
+      if (eq == std::string::npos) return SettingsError{where + "expected key = value"};
+      std::string key = trim(text.substr(0, eq));
+      std::string value = trim(text.substr(eq + 1));
+      // Values may be quoted so that they can hold a '#'-free string with spaces.
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      if (auto why = apply_setting(s, key, value); !why.empty()) return SettingsError{where + why};
+    }
+  }
+  for (const auto& o : options()) {
+    if (auto it = environment.find(env_name(o.key)); it != environment.end()) {
+      if (auto why = apply_setting(s, o.key, it->second); !why.empty()) {
+        return SettingsError{why + " (from " + env_name(o.key) + ")"};
+      }
+    }
+  }
+  for (const auto& [key, value] : flags) {
+    if (auto why = apply_setting(s, key, value); !why.empty()) {
+      return SettingsError{why + " (from " + flag_name(key) + ")"};
+    }
+  }
+  if (auto why = check_consistency(s); !why.empty()) return SettingsError{why};
+  return s;
+}
+
+}  // namespace switchboard

@@ -1,0 +1,44 @@
+// switchboard: the daemon's entry point. Everything else lives in switchboard_core.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "switchboard/config/settings.hpp"
+#include "switchboard/server.hpp"
+#include "switchboard/util/logging.hpp"
+#include "switchboard/version.hpp"
+
+int main(int argc, char** argv) {
+  using namespace switchboard;
+  auto outcome = load_settings(argc, argv, process_environment());
+  if (auto* help = std::get_if<HelpRequested>(&outcome)) {
+    std::cout << help->text;
+    return 0;
+  }
+  if (std::holds_alternative<VersionRequested>(outcome)) {
+    std::cout << "switchboard " << kVersion << "\n";
+    return 0;
+  }
+  if (auto* error = std::get_if<SettingsError>(&outcome)) {
+    std::cerr << "switchboard: " << error->message << "\n";
+    return 2;
+  }
+  const Settings& settings = std::get<Settings>(outcome);
+  init_logging(settings.log_level);
+  try {
+    Server server(settings);
+    auto port = server.start();
+    std::string host = settings.server_host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    // Scripts and tests wait for this exact line, so it goes to stdout, flushed.
+    std::cout << "listening on http://" << host << ":" << port << std::endl;
+    server.run(true);
+  } catch (const std::exception& e) {
+    spdlog::critical("cannot start: {}", e.what());
+    std::cerr << "switchboard: cannot start: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

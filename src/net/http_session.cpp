@@ -1,0 +1,237 @@
+#include "switchboard/net/http_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "switchboard/api/rest_api.hpp"
+#include "switchboard/auth/account_service.hpp"
+#include "switchboard/auth/credential_cache.hpp"
+#include "switchboard/auth/ticket_store.hpp"
+#include "switchboard/config/settings.hpp"
+#include "switchboard/net/ws_session.hpp"
+#include "switchboard/util/encoding.hpp"
+#include "switchboard/version.hpp"
+
+namespace switchboard {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+namespace {
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace
+
+HttpSession::HttpSession(net::ip::tcp::socket&& socket, ServerContext& ctx,
+                         std::unique_ptr<ConnectionLimiter::Slot> slot, std::string peer_address)
+    : stream_(std::move(socket)),
+      ctx_(ctx),
+      slot_(std::move(slot)),
+      peer_address_(std::move(peer_address)) {}
+
+void HttpSession::run() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_read(); });
+}
+
+void HttpSession::shutdown() {
+  net::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->close_after_ = true;
+    if (self->reading_) self->close();
+  });
+}
+
+void HttpSession::do_read() {
+  if (close_after_) return close();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(ctx_.settings.http_header_limit));
+  parser_->body_limit(ctx_.settings.http_body_limit);
+  // One deadline for the whole request: it bounds a trickled header (slowloris) and an idle
+  // keep-alive connection alike.
+  stream_.expires_after(std::chrono::seconds(ctx_.settings.http_request_timeout));
+  reading_ = true;
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](auto ec, auto) { self->on_read(ec); });
+}
+
+void HttpSession::on_read(boost::system::error_code ec) {
+  reading_ = false;
+  if (ec == http::error::header_limit) {
+    keep_alive_ = false;
+    return write(error_response(431, "headers_too_large", "Request headers are too large."),
+                 false);
+  }
+  if (ec == http::error::body_limit) {
+    return write(error_response(413, "body_too_large", "Request body is too large."), false);
+  }
+  if (ec) {
+    // A malformed request gets a 400 before the close; a vanished or timed-out client
+    // just the close.
+    bool parse_error = ec.category() == make_error_code(http::error::bad_version).category() &&
+                       ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (parse_error) {
+      spdlog::debug("http {}: malformed request: {}", peer_address_, ec.message());
+      return write(error_response(400, "bad_request", "Malformed HTTP request."), false);
+    }
+    return close();
+  }
+  on_request();
+}
+
+HttpRequest HttpSession::lift(const Request& req) const {
+  HttpRequest r;
+  r.method = std::string(req.method_string());
+  std::string_view target = req.target();
+  auto q = target.find('?');
+  r.path = std::string(target.substr(0, q));
+  if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
+  r.content_type = std::string(req[http::field::content_type]);
+  r.body = req.body();
+  r.if_none_match = std::string(req[http::field::if_none_match]);
+  if (auto key = req["X-API-Key"]; !key.empty()) {
+    r.api_key = trim(key);
+  } else if (auto auth = req[http::field::authorization];
+             auth.size() > 7 && ascii_lower(auth.substr(0, 7)) == "bearer ") {
+    r.api_key = trim(auth.substr(7));
+  }
+  r.client_address = peer_address_;
+  // Behind a proxy we trust, the client is the address that proxy appended last.
+  const auto& trusted = ctx_.settings.trusted_proxies;
+  if (std::find(trusted.begin(), trusted.end(), peer_address_) != trusted.end()) {
+    std::string_view xff = req["X-Forwarded-For"];
+    if (!xff.empty()) {
+      auto last = trim(xff.substr(xff.rfind(',') == std::string_view::npos ? 0 : xff.rfind(',') + 1));
+      if (!last.empty()) r.client_address = last;
+    }
+  }
+  return r;
+}
+
+void HttpSession::on_request() {
+  const Request& req = parser_->get();
+  keep_alive_ = req.keep_alive() && !close_after_;
+  head_request_ = req.method() == http::verb::head;
+  if (beast::websocket::is_upgrade(req)) return upgrade();
+  ctx_.api.handle(lift(req), stream_.get_executor(),
+                  [self = shared_from_this()](HttpResponse r) {
+                    // The answer may come from a worker thread: return to our strand.
+                    net::dispatch(self->stream_.get_executor(),
+                                  [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
+                  });
+}
+
+void HttpSession::upgrade() {
+  const Request& req = parser_->get();
+  HttpRequest lifted = lift(req);
+  keep_alive_ = false;
+  if (lifted.path != "/ws") {
+    return respond(error_response(404, "not_found", "WebSocket upgrades are served on /ws."));
+  }
+  if (ctx_.shutting_down) {
+    return respond(error_response(503, "unavailable", "The server is shutting down."));
+  }
+  const auto& allowed = ctx_.settings.allowed_origins;
+  if (!allowed.empty()) {
+    std::string origin(req[http::field::origin]);
+    if (std::find(allowed.begin(), allowed.end(), origin) == allowed.end()) {
+      return respond(error_response(403, "origin_not_allowed", "This Origin may not connect."));
+    }
+  }
+  auto unauthorized = [] {
+    return error_response(401, "invalid_api_key", "A valid API key or ticket is required.");
+  };
+  std::string ticket = query_param(lifted.query, "ticket");
+  if (!ticket.empty()) {
+    auto who = ctx_.tickets.redeem(ticket);
+    if (!who || ctx_.credentials.was_revoked(who->key_hash)) return respond(unauthorized());
+    return accept_upgrade(std::move(*who));
+  }
+  ctx_.accounts.authenticate_key(
+      stream_.get_executor(), lifted.api_key,
+      [self = shared_from_this(), unauthorized](Result<Identity, AccountFailure> r) {
+        net::dispatch(self->stream_.get_executor(), [self, r = std::move(r), unauthorized]() {
+          if (r) return self->accept_upgrade(r.value());
+          if (r.error().error == AccountError::unavailable) {
+            return self->respond(error_response(503, "unavailable", "Try again shortly."));
+          }
+          self->respond(unauthorized());
+        });
+      });
+}
+
+void HttpSession::accept_upgrade(Identity who) {
+  // The WebSocket has timeouts of its own; the HTTP deadline must not fire under it.
+  stream_.expires_never();
+  auto ws = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who),
+                                        std::move(slot_));
+  ws->run(parser_->release());
+}
+
+void HttpSession::respond(HttpResponse response) { write(std::move(response), keep_alive_); }
+
+void HttpSession::write(HttpResponse r, bool keep_alive) {
+  keep_alive = keep_alive && !close_after_;
+  auto res = std::make_shared<http::response<http::string_body>>(
+      static_cast<http::status>(r.status), 11);
+  res->set(http::field::server, std::string("switchboard/") + kVersion);
+  res->set(http::field::content_type, r.content_type);
+  bool cache_set = false;
+  for (auto& [name, value] : r.headers) {
+    cache_set = cache_set || beast::iequals(name, "Cache-Control");
+    res->set(name, value);
+  }
+  // API answers carry credentials: no cache may keep them.
+  if (!cache_set) res->set(http::field::cache_control, "no-store");
+  res->keep_alive(keep_alive);
+  res->body() = std::move(r.body);
+  res->prepare_payload();
+  if (head_request_) res->body().clear();  // Content-Length stays that of the GET
+  response_ = res;
+  stream_.expires_after(std::chrono::seconds(ctx_.settings.http_request_timeout));
+  http::async_write(stream_, *res, [self = shared_from_this(), keep_alive](auto ec, auto) {
+    self->on_write(keep_alive, ec);
+  });
+}
+
+void HttpSession::on_write(bool keep_alive, boost::system::error_code ec) {
+  response_.reset();
+  if (ec || !keep_alive) return close();
+  do_read();
+}
+
+void HttpSession::close() {
+  boost::system::error_code ignored;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+  stream_.close();
+}
+
+void HttpSessionSet::add(const std::shared_ptr<HttpSession>& s) {
+  std::lock_guard lock(mutex_);
+  // Prune as we go so the list tracks live sessions, not every session ever.
+  if (sessions_.size() >= 64 && sessions_.size() % 64 == 0) {
+    std::erase_if(sessions_, [](const auto& w) { return w.expired(); });
+  }
+  sessions_.push_back(s);
+}
+
+void HttpSessionSet::shutdown_all() {
+  std::vector<std::weak_ptr<HttpSession>> sessions;
+  {
+    std::lock_guard lock(mutex_);
+    sessions.swap(sessions_);
+  }
+  for (auto& w : sessions) {
+    if (auto s = w.lock()) s->shutdown();
+  }
+}
+
+}  // namespace switchboard

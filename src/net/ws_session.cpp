@@ -1,0 +1,201 @@
+#include "switchboard/net/ws_session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include "switchboard/auth/credential_cache.hpp"
+#include "switchboard/auth/turn_credentials.hpp"
+#include "switchboard/config/settings.hpp"
+#include "switchboard/signaling/signaling_hub.hpp"
+#include "switchboard/version.hpp"
+
+namespace switchboard {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+namespace {
+constexpr auto kCloseGuard = std::chrono::seconds(5);
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+WsSession::WsSession(net::ip::tcp::socket&& socket, ServerContext& ctx, Identity who,
+                     std::unique_ptr<ConnectionLimiter::Slot> slot)
+    : Peer(std::move(who)),
+      ws_(std::move(socket)),
+      close_guard_(ws_.get_executor()),
+      ctx_(ctx),
+      slot_(std::move(slot)),
+      rate_(ctx.settings.rate_limit_per_sec, ctx.settings.rate_limit_burst),
+      strikes_(1.0, ctx.settings.rate_limit_strikes) {}
+
+void WsSession::run(beast::http::request<beast::http::string_body> req) {
+  websocket::stream_base::timeout timeout{};
+  timeout.handshake_timeout = std::chrono::seconds(10);
+  // Beast pings after half the idle timeout of silence and drops the peer if the other half
+  // passes without a frame, so the ping interval is exactly ws_ping_interval.
+  timeout.idle_timeout = std::chrono::seconds(2 * ctx_.settings.ws_ping_interval);
+  timeout.keep_alive_pings = true;
+  ws_.set_option(timeout);
+  ws_.read_message_max(ctx_.settings.ws_max_message);
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+    res.set(beast::http::field::server, std::string("switchboard/") + kVersion);
+  }));
+  ws_.async_accept(req, [self = shared_from_this()](auto ec) { self->on_accept(ec); });
+}
+
+void WsSession::on_accept(boost::system::error_code ec) {
+  if (ec) {
+    spdlog::debug("ws user {}: handshake failed: {}", user_id(), ec.message());
+    return;
+  }
+  spdlog::debug("ws user {} ({}) connected", user_id(), identity().username);
+  deliver(make_welcome(user_id(), identity().username,
+                       ice_servers_for(ctx_.settings, user_id(), unix_now())));
+  ctx_.hub.connect(shared_from_this());
+  connected_ = true;
+  // A key rotated while this connection was being set up must not slip through.
+  if (ctx_.credentials.was_revoked(identity().key_hash)) {
+    close(CloseCode::key_revoked, "API key revoked");
+  } else if (ctx_.shutting_down) {
+    close(CloseCode::going_away, "server shutting down");
+  }
+  do_read();
+}
+
+void WsSession::do_read() {
+  ws_.async_read(buffer_, [self = shared_from_this()](auto ec, auto) { self->on_read(ec); });
+}
+
+void WsSession::on_read(boost::system::error_code ec) {
+  if (ec) {
+    if (ec != websocket::error::closed && ec != net::error::operation_aborted) {
+      spdlog::debug("ws user {}: read ended: {}", user_id(), ec.message());
+    }
+    return finish();
+  }
+  if (!ws_.got_text()) {
+    // No further read: the close handshake reads until the peer's close frame.
+    return close(CloseCode::unsupported_data, "binary frames are not supported");
+  }
+  bool closing = false;
+  {
+    std::lock_guard lock(mutex_);
+    closing = closing_;
+  }
+  if (closing) {
+    // Messages that arrive while we close are read (to reach the peer's close frame) and
+    // dropped.
+  } else if (!rate_.try_take()) {
+    deliver(make_error({SignalError::rate_limited, describe(SignalError::rate_limited),
+                        std::nullopt}));
+    if (!strikes_.try_take()) {
+      spdlog::warn("ws user {}: closed for flooding", user_id());
+      close(CloseCode::policy, "message rate limit exceeded");
+    }
+  } else {
+    auto data = buffer_.cdata();
+    std::string_view text(static_cast<const char*>(data.data()), data.size());
+    spdlog::trace("ws user {} sent {} bytes", user_id(), text.size());
+    ctx_.hub.handle(*this, text);
+  }
+  buffer_.consume(buffer_.size());
+  do_read();
+}
+
+void WsSession::deliver(SharedText message) {
+  bool start = false;
+  bool overflow = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) return;
+    if (queue_.size() >= ctx_.settings.ws_send_queue) {
+      overflow = true;
+    } else {
+      queue_.push_back(std::move(message));
+      start = !writing_;
+      writing_ = writing_ || start;
+    }
+  }
+  if (overflow) {
+    spdlog::warn("ws user {}: closed as too slow a reader", user_id());
+    close(CloseCode::policy, "too slow to read its messages");
+  } else if (start) {
+    net::post(ws_.get_executor(), [self = shared_from_this()] { self->do_write(); });
+  }
+}
+
+void WsSession::do_write() {
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.empty() || closing_) {
+      writing_ = false;
+      return;
+    }
+    in_flight_ = std::move(queue_.front());
+    queue_.pop_front();
+  }
+  ws_.text(true);
+  ws_.async_write(net::buffer(*in_flight_),
+                  [self = shared_from_this()](auto ec, auto) { self->on_write(ec); });
+}
+
+void WsSession::on_write(boost::system::error_code ec) {
+  in_flight_.reset();
+  if (ec) {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    writing_ = false;
+    queue_.clear();
+    return;
+  }
+  do_write();
+}
+
+void WsSession::close(CloseCode code, std::string_view reason) {
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_) return;
+    closing_ = true;
+    queue_.clear();
+  }
+  net::dispatch(ws_.get_executor(), [self = shared_from_this(), code, r = std::string(reason)] {
+    self->do_close(code, r);
+  });
+}
+
+void WsSession::do_close(CloseCode code, const std::string& reason) {
+  if (close_started_) return;
+  close_started_ = true;
+  // A peer that neither drains its socket nor answers the close frame is cut off.
+  close_guard_.expires_after(kCloseGuard);
+  close_guard_.async_wait([self = shared_from_this()](auto ec) {
+    if (!ec) beast::get_lowest_layer(self->ws_).close();
+  });
+  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
+                  [self = shared_from_this()](auto) { self->finish(); });
+}
+
+void WsSession::finish() {
+  close_guard_.cancel();
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    queue_.clear();
+  }
+  if (connected_) {
+    connected_ = false;
+    ctx_.hub.disconnect(*this);
+    spdlog::debug("ws user {} disconnected", user_id());
+  }
+}
+
+}  // namespace switchboard

@@ -1,0 +1,152 @@
+#include "switchboard/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <thread>
+
+#include "switchboard/api/rest_api.hpp"
+#include "switchboard/api/static_files.hpp"
+#include "switchboard/auth/account_service.hpp"
+#include "switchboard/auth/credential_cache.hpp"
+#include "switchboard/auth/login_throttle.hpp"
+#include "switchboard/auth/password_hasher.hpp"
+#include "switchboard/auth/ticket_store.hpp"
+#include "switchboard/net/http_session.hpp"
+#include "switchboard/net/listener.hpp"
+#include "switchboard/signaling/signaling_hub.hpp"
+#include "switchboard/store/user_store.hpp"
+#include "switchboard/util/worker_pool.hpp"
+
+namespace switchboard {
+
+namespace net = boost::asio;
+
+namespace {
+/// A client address may fail this many times more often than one account before it is
+/// throttled: many users can share one address (an office, a carrier NAT).
+constexpr unsigned kAddressFailureFactor = 4;
+
+RoomLimits room_limits(const Settings& s) {
+  return RoomLimits{s.room_default_size, s.room_max_size, s.rooms_per_user};
+}
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(Settings s)
+      : settings(std::move(s)),
+        ioc(static_cast<int>(io_thread_count())),
+        pool(settings.worker_threads, settings.hash_queue_limit),
+        store(settings.db_path),
+        hasher(settings.argon2_opslimit, settings.argon2_memlimit),
+        tickets(std::chrono::seconds(settings.ticket_ttl)),
+        account_throttle(settings.login_free_failures,
+                         std::chrono::seconds(settings.login_lockout_base),
+                         std::chrono::seconds(settings.login_lockout_max)),
+        address_throttle(settings.login_free_failures * kAddressFailureFactor,
+                         std::chrono::seconds(settings.login_lockout_base),
+                         std::chrono::seconds(settings.login_lockout_max)),
+        accounts(store, hasher, pool, credentials, tickets, account_throttle, address_throttle),
+        files(settings.web_root),
+        api(accounts, tickets, files),
+        hub(room_limits(settings)),
+        limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
+                                                    settings.max_connections_per_ip)),
+        ctx{settings, api, accounts, tickets, credentials, hub, http_sessions, shutting_down},
+        shutdown_strand(net::make_strand(ioc)),
+        grace_timer(shutdown_strand),
+        signals(ioc) {
+    accounts.set_key_revoked_handler(
+        [this](UserId user, const std::string& old_hash) { hub.revoke_key(user, old_hash); });
+  }
+
+  unsigned io_thread_count() const {
+    if (settings.io_threads > 0) return settings.io_threads;
+    return std::max(1u, std::thread::hardware_concurrency());
+  }
+
+  void begin_shutdown() {
+    if (shutting_down.exchange(true)) return;
+    spdlog::info("shutting down: {} connections open", limiter->open());
+    boost::system::error_code ignored;
+    signals.cancel(ignored);
+    if (listener) listener->stop();
+    api.begin_shutdown();
+    hub.close_all(CloseCode::going_away, "server shutting down");
+    http_sessions.shutdown_all();
+    // Wait for the last connection to go, but no longer than the grace period.
+    grace_timer.expires_after(std::chrono::seconds(settings.shutdown_grace));
+    grace_timer.async_wait([this](auto ec) {
+      if (ec) return;
+      spdlog::warn("shutdown grace period over with {} connections open", limiter->open());
+      ioc.stop();
+    });
+    limiter->on_idle([this] { net::post(shutdown_strand, [this] { grace_timer.cancel(); }); });
+    if (limiter->open() == 0) grace_timer.cancel();
+  }
+
+  Settings settings;
+  net::io_context ioc;
+  WorkerPool pool;
+  UserStore store;
+  PasswordHasher hasher;
+  CredentialCache credentials;
+  TicketStore tickets;
+  LoginThrottle account_throttle;
+  LoginThrottle address_throttle;
+  AccountService accounts;
+  StaticFiles files;
+  RestApi api;
+  SignalingHub hub;
+  HttpSessionSet http_sessions;
+  std::shared_ptr<ConnectionLimiter> limiter;
+  std::atomic<bool> shutting_down{false};
+  ServerContext ctx;
+  net::strand<net::io_context::executor_type> shutdown_strand;
+  net::steady_timer grace_timer;
+  net::signal_set signals;
+  std::shared_ptr<Listener> listener;
+};
+
+Server::Server(Settings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {}
+
+Server::~Server() = default;
+
+const Settings& Server::settings() const { return impl_->settings; }
+
+std::uint16_t Server::start() {
+  auto address = net::ip::make_address(impl_->settings.server_host);
+  impl_->listener = std::make_shared<Listener>(
+      impl_->ioc, net::ip::tcp::endpoint(address, impl_->settings.server_port), impl_->ctx,
+      impl_->limiter);
+  impl_->listener->run();
+  return impl_->listener->local_endpoint().port();
+}
+
+void Server::run(bool handle_signals) {
+  Impl& s = *impl_;
+  if (handle_signals) {
+    s.signals.add(SIGINT);
+    s.signals.add(SIGTERM);
+    s.signals.async_wait([this](auto ec, int signo) {
+      if (ec) return;
+      spdlog::info("signal {} received", signo);
+      request_shutdown();
+    });
+  }
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < s.io_thread_count(); ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  s.ioc.run();
+  for (auto& t : threads) t.join();
+  s.pool.join();
+  spdlog::info("stopped");
+}
+
+void Server::request_shutdown() {
+  net::post(impl_->shutdown_strand, [this] { impl_->begin_shutdown(); });
+}
+
+}  // namespace switchboard

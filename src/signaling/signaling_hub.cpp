@@ -1,0 +1,170 @@
+#include "switchboard/signaling/signaling_hub.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace switchboard {
+
+/// Messages decided under the lock and sent after it is released.
+struct SignalingHub::Outbox {
+  std::vector<std::pair<std::shared_ptr<Peer>, SharedText>> items;
+
+  void add(std::shared_ptr<Peer> to, SharedText message) {
+    if (to) items.emplace_back(std::move(to), std::move(message));
+  }
+  void send() {
+    for (auto& [peer, message] : items) peer->deliver(std::move(message));
+  }
+};
+
+SignalingHub::SignalingHub(RoomLimits limits, RoomManager::IdGenerator new_room_id)
+    : max_room_size_(limits.max_size), rooms_(limits, std::move(new_room_id)) {}
+
+void SignalingHub::leave_all_locked(UserId user, Outbox& out) {
+  for (const auto& d : rooms_.leave_all(user)) {
+    if (d.remaining.empty()) continue;
+    auto message = make_peer_left(d.room_id, user, d.host);
+    for (UserId m : d.remaining) out.add(registry_.find(m), message);
+  }
+}
+
+void SignalingHub::connect(const std::shared_ptr<Peer>& peer) {
+  Outbox out;
+  std::shared_ptr<Peer> previous;
+  {
+    std::lock_guard lock(mutex_);
+    previous = registry_.replace(peer);
+    if (previous) leave_all_locked(peer->user_id(), out);
+  }
+  out.send();
+  if (previous) previous->close(CloseCode::replaced, "replaced by a newer connection");
+}
+
+void SignalingHub::disconnect(const Peer& peer) {
+  Outbox out;
+  {
+    std::lock_guard lock(mutex_);
+    if (!registry_.remove(peer)) return;  // replaced: its rooms were left then
+    leave_all_locked(peer.user_id(), out);
+  }
+  out.send();
+}
+
+void SignalingHub::handle(Peer& peer, std::string_view text) {
+  UserId me = peer.user_id();
+  auto parsed = parse_client_message(text, me, max_room_size_);
+  if (!parsed) {
+    peer.deliver(make_error(parsed.error()));
+    return;
+  }
+  ClientMessage& m = parsed.value();
+  int type = static_cast<int>(m.type);
+  Outbox out;
+  std::shared_ptr<Peer> relay_target;
+  std::optional<SignalError> error;
+  {
+    std::lock_guard lock(mutex_);
+    // A connection that has just been replaced may still have messages in flight; they
+    // belong to a session that no longer speaks for its user.
+    if (!registry_.is_current(peer)) return;
+    auto self = registry_.find(me);
+    switch (m.type) {
+      case MsgType::create_room: {
+        auto r = rooms_.create(me, m.max_members);
+        if (!r) {
+          error = r.error();
+          break;
+        }
+        out.add(self, make_room_created(r.value().room_id, me));
+        break;
+      }
+      case MsgType::join_room: {
+        auto r = rooms_.join(me, m.room_id);
+        if (!r) {
+          error = r.error();
+          break;
+        }
+        const auto& joined = r.value();
+        out.add(self, make_room_joined(joined.room_id, joined.host, joined.members));
+        auto event = make_peer_event(MsgType::peer_joined, m.room_id, me);
+        for (UserId member : joined.members) {
+          if (member != me) out.add(registry_.find(member), event);
+        }
+        break;
+      }
+      case MsgType::leave_room: {
+        auto r = rooms_.leave(me, m.room_id);
+        if (!r) {
+          error = r.error();
+          break;
+        }
+        auto event = make_peer_left(m.room_id, me, r.value().host);
+        for (UserId member : r.value().remaining) out.add(registry_.find(member), event);
+        break;
+      }
+      case MsgType::ready: {
+        auto r = rooms_.ready(me, m.room_id);
+        if (!r) {
+          error = r.error();
+          break;
+        }
+        auto event = make_peer_event(MsgType::peer_ready, m.room_id, me);
+        for (UserId member : r.value()) out.add(registry_.find(member), event);
+        break;
+      }
+      case MsgType::sdp:
+      case MsgType::ice_candidate: {
+        error = rooms_.check_relay(me, *m.to, m.room_id);
+        if (error) break;
+        relay_target = registry_.find(*m.to);
+        if (!relay_target) error = SignalError::peer_not_in_room;
+        break;
+      }
+      default:
+        break;  // parse_client_message admits client types only
+    }
+  }
+  if (error) {
+    peer.deliver(make_error({*error, describe(*error), type}));
+    return;
+  }
+  // Serialise the relayed message outside the lock: it is the largest piece of work here.
+  if (relay_target) relay_target->deliver(make_relay(std::move(m.envelope), me));
+  out.send();
+}
+
+void SignalingHub::revoke_key(UserId user, const std::string& key_hash) {
+  std::shared_ptr<Peer> peer;
+  {
+    std::lock_guard lock(mutex_);
+    peer = registry_.find(user);
+  }
+  if (peer && peer->identity().key_hash == key_hash) {
+    peer->close(CloseCode::key_revoked, "API key revoked");
+  }
+}
+
+void SignalingHub::close_all(CloseCode code, std::string_view reason) {
+  std::vector<std::shared_ptr<Peer>> peers;
+  {
+    std::lock_guard lock(mutex_);
+    peers = registry_.all();
+  }
+  for (auto& p : peers) p->close(code, reason);
+}
+
+std::size_t SignalingHub::connection_count() {
+  std::lock_guard lock(mutex_);
+  return registry_.size();
+}
+
+std::size_t SignalingHub::room_count() {
+  std::lock_guard lock(mutex_);
+  return rooms_.room_count();
+}
+
+bool SignalingHub::invariants_hold() {
+  std::lock_guard lock(mutex_);
+  return rooms_.invariants_hold();
+}
+
+}  // namespace switchboard

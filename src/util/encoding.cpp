@@ -1,0 +1,65 @@
+#include "switchboard/util/encoding.hpp"
+
+#include <sodium.h>
+
+#include <vector>
+
+namespace switchboard {
+
+namespace {
+std::string sodium_base64(std::span<const std::uint8_t> bytes, int variant) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), variant);
+  out.resize(out.size() - 1);  // drop the terminating NUL libsodium writes
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string base64url_encode(std::span<const std::uint8_t> bytes) {
+  return sodium_base64(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+std::string base64_encode(std::span<const std::uint8_t> bytes) {
+  return sodium_base64(bytes, sodium_base64_VARIANT_ORIGINAL);
+}
+
+std::string random_token(std::size_t n) {
+  std::vector<std::uint8_t> bytes(n);
+  randombytes_buf(bytes.data(), bytes.size());
+  return base64url_encode(bytes);
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = hex_value(in[i + 1]);
+    int lo = hex_value(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace switchboard
