@@ -29,12 +29,12 @@ int main(int argc, char** argv) {
   init_logging(settings.log_level);
   try {
     Server server(settings);
-    auto port = server.start();
+    auto port = server.start(true);
     std::string host = settings.server_host;
     if (host.find(':') != std::string::npos) host = "[" + host + "]";
     // Scripts and tests wait for this exact line, so it goes to stdout, flushed.
     std::cout << "listening on http://" << host << ":" << port << std::endl;
-    server.run(true);
+    server.run();
   } catch (const std::exception& e) {
     spdlog::critical("cannot start: {}", e.what());
     std::cerr << "switchboard: cannot start: " << e.what() << "\n";

@@ -115,18 +115,11 @@ Server::Server(Settings settings) : impl_(std::make_unique<Impl>(std::move(setti
 
 Server::~Server() = default;
 
-const Settings& Server::settings() const { return impl_->settings; }
-
-std::uint16_t Server::start() {
-  auto address = net::ip::make_address(impl_->settings.server_host);
-  impl_->listener = std::make_shared<Listener>(
-      impl_->ioc, net::ip::tcp::endpoint(address, impl_->settings.server_port), impl_->ctx,
-      impl_->limiter);
-  impl_->listener->run();
-  return impl_->listener->local_endpoint().port();
+const Settings& Server::settings() const {
+  return impl_->settings;
 }
 
-void Server::run(bool handle_signals) {
+std::uint16_t Server::start(bool handle_signals) {
   Impl& s = *impl_;
   if (handle_signals) {
     s.signals.add(SIGINT);
@@ -137,6 +130,16 @@ void Server::run(bool handle_signals) {
       request_shutdown();
     });
   }
+  auto address = net::ip::make_address(impl_->settings.server_host);
+  impl_->listener = std::make_shared<Listener>(
+      impl_->ioc, net::ip::tcp::endpoint(address, impl_->settings.server_port), impl_->ctx,
+      impl_->limiter);
+  impl_->listener->run();
+  return impl_->listener->local_endpoint().port();
+}
+
+void Server::run() {
+  Impl& s = *impl_;
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < s.io_thread_count(); ++i) threads.emplace_back([&s] { s.ioc.run(); });
   s.ioc.run();

@@ -19,11 +19,12 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Binds and starts accepting; returns the bound port. Throws when it cannot bind.
-  std::uint16_t start();
-  /// Runs the I/O threads until shutdown has finished. With `handle_signals`, SIGINT and
-  /// SIGTERM begin the shutdown.
-  void run(bool handle_signals);
+  /// Binds and starts accepting; returns the bound port. Throws when it cannot bind. With
+  /// `handle_signals`, SIGINT and SIGTERM begin the shutdown from here on (so a signal sent
+  /// right after the listening line is printed is never missed).
+  std::uint16_t start(bool handle_signals);
+  /// Runs the I/O threads until shutdown has finished.
+  void run();
   /// Begins a graceful shutdown (any thread): stop accepting, close WebSockets with 1001,
   /// finish in-flight requests, then run() returns.
   void request_shutdown();

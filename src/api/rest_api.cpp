@@ -105,10 +105,10 @@ std::optional<HttpResponse> parse_credentials(const HttpRequest& req, bool with_
     FieldProblem problem{};
     auto value = string_field(body, f.name, f.alias, problem);
     if (!value) {
-      return error_response(400, "missing_field",
-                            std::string("Field ") + f.name +
-                                (problem == FieldProblem::missing ? " is required."
-                                                                  : " must be a string."));
+      return error_response(
+          400, "missing_field",
+          std::string("Field ") + f.name +
+              (problem == FieldProblem::missing ? " is required." : " must be a string."));
     }
     *f.into = std::move(*value);
   }
@@ -147,8 +147,8 @@ void RestApi::handle(HttpRequest req, const boost::asio::any_io_executor& ex, Re
     respond(error_response(503, "unavailable", "The server is shutting down."));
     return;
   }
-  using Handler = void (RestApi::*)(const HttpRequest&, const boost::asio::any_io_executor&,
-                                    Respond);
+  using Handler =
+      void (RestApi::*)(const HttpRequest&, const boost::asio::any_io_executor&, Respond);
   struct PostRoute {
     const char* path;
     Handler handler;

@@ -47,7 +47,7 @@ StaticFiles::StaticFiles(const std::string& root, std::size_t max_total_bytes) {
   for (auto it = fs::recursive_directory_iterator(root, options, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
-    auto relative = fs::relative(it->path(), root, ec).generic_string();
+    auto relative = it->path().lexically_relative(root).generic_string();
     // Dot files (.git, .env, editor swap files) are never published.
     if (relative.empty() || relative.front() == '.' || relative.find("/.") != std::string::npos) {
       continue;

@@ -18,15 +18,21 @@ namespace switchboard {
 namespace {
 using AccountResult = Result<Account, AccountFailure>;
 
-AccountFailure failure(AccountError e) { return AccountFailure{e, std::chrono::seconds{0}}; }
+AccountFailure failure(AccountError e) {
+  return AccountFailure{e, std::chrono::seconds{0}};
+}
 
 AccountFailure from_store(StoreError e) {
   return failure(e == StoreError::username_taken ? AccountError::username_taken
                                                  : AccountError::unavailable);
 }
 
-std::string address_key(const std::string& address) { return "addr:" + address; }
-std::string account_key(const std::string& username) { return "user:" + ascii_lower(username); }
+std::string address_key(const std::string& address) {
+  return "addr:" + address;
+}
+std::string account_key(const std::string& username) {
+  return "user:" + ascii_lower(username);
+}
 }  // namespace
 
 AccountService::AccountService(UserStore& store, const PasswordHasher& hasher, WorkerPool& pool,
@@ -58,8 +64,7 @@ void AccountService::register_user(const boost::asio::any_io_executor& ex, std::
 
 void AccountService::with_verified_password(const boost::asio::any_io_executor& ex,
                                             std::string username, std::string password,
-                                            std::string address, Verified then,
-                                            AccountDone done) {
+                                            std::string address, Verified then, AccountDone done) {
   // Refuse a locked-out account or address before spending a hash on it.
   auto wait = std::max(account_throttle_.retry_after(account_key(username)),
                        address_throttle_.retry_after(address_key(address)));
@@ -104,8 +109,7 @@ void AccountService::change_password(const boost::asio::any_io_executor& ex, std
 }
 
 void AccountService::regenerate_key(const boost::asio::any_io_executor& ex, std::string username,
-                                    std::string password, std::string address,
-                                    AccountDone done) {
+                                    std::string password, std::string address, AccountDone done) {
   auto then = [this](const UserRecord& user) {
     std::string key = generate_api_key();
     std::string key_hash = hash_api_key(key);

@@ -6,7 +6,9 @@
 
 namespace switchboard {
 
-std::string generate_api_key() { return random_token(32); }
+std::string generate_api_key() {
+  return random_token(32);
+}
 
 std::string hash_api_key(std::string_view key) {
   std::string digest(crypto_hash_sha256_BYTES, '\0');

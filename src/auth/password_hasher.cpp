@@ -27,8 +27,7 @@ std::optional<std::string> PasswordHasher::hash(std::string_view password) const
 bool PasswordHasher::verify(std::string_view password,
                             const std::optional<std::string>& encoded) const {
   const std::string& target = encoded ? *encoded : dummy_hash_;
-  bool match =
-      crypto_pwhash_str_verify(target.c_str(), password.data(), password.size()) == 0;
+  bool match = crypto_pwhash_str_verify(target.c_str(), password.data(), password.size()) == 0;
   return match && encoded.has_value();
 }
 

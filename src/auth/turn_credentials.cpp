@@ -17,8 +17,7 @@ TurnCredential mint_turn_credential(const std::string& secret, UserId user,
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha1(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(c.username.data()), c.username.size(), mac,
-       &mac_len);
+       reinterpret_cast<const unsigned char*>(c.username.data()), c.username.size(), mac, &mac_len);
   c.credential = base64_encode({mac, mac_len});
   return c;
 }

@@ -101,13 +101,13 @@ const std::vector<Option>& options() {
                     false),
       unsigned_option("server_port", "TCP port; 0 picks a free one (default 8080)",
                       &Settings::server_port, 0, 65535),
-      string_option("db_path", "SQLite database file (default switchboard.db)",
-                    &Settings::db_path, false),
+      string_option("db_path", "SQLite database file (default switchboard.db)", &Settings::db_path,
+                    false),
       string_option("web_root", "directory of static files served at / (default web)",
                     &Settings::web_root, true),
       {"log_level", "trace, debug, info, warn, error, critical or off (default info)",
        [](Settings& s, const std::string& v) -> std::string {
-         static const char* levels[] = {"trace", "debug", "info", "warn",
+         static const char* levels[] = {"trace", "debug",    "info", "warn",
                                         "error", "critical", "off"};
          for (const char* l : levels) {
            if (v == l) {
@@ -127,16 +127,18 @@ const std::vector<Option>& options() {
                       &Settings::http_header_limit, 1024, 1 << 20),
       unsigned_option("http_body_limit", "bytes of request body before 413 (default 8192)",
                       &Settings::http_body_limit, 256, 1 << 20),
-      unsigned_option("http_request_timeout", "seconds to receive one request, or to wait for the next on a kept-alive connection (10)",
-                      &Settings::http_request_timeout, 1, 3600),
+      unsigned_option(
+          "http_request_timeout",
+          "seconds to receive one request, or to wait for the next on a kept-alive connection (10)",
+          &Settings::http_request_timeout, 1, 3600),
       unsigned_option("max_connections", "open TCP connections in total (default 10000)",
                       &Settings::max_connections, 1, 10'000'000),
       unsigned_option("max_connections_per_ip", "open TCP connections per client address (200)",
                       &Settings::max_connections_per_ip, 1, 10'000'000),
       list_option("trusted_proxies", "peer addresses whose X-Forwarded-For is believed",
                   &Settings::trusted_proxies, {}),
-      unsigned_option("argon2_opslimit", "Argon2id passes (default 2)",
-                      &Settings::argon2_opslimit, 1, 100),
+      unsigned_option("argon2_opslimit", "Argon2id passes (default 2)", &Settings::argon2_opslimit,
+                      1, 100),
       unsigned_option("argon2_memlimit", "Argon2id memory in bytes (default 19 MiB)",
                       &Settings::argon2_memlimit, 8192, std::uint64_t{4} << 30),
       unsigned_option("hash_queue_limit", "password hashes queued before 503 (default 64)",
@@ -153,8 +155,9 @@ const std::vector<Option>& options() {
                   {"stun:", "stuns:"}),
       list_option("turn_urls", "comma-separated turn:/turns: URLs for Welcome",
                   &Settings::turn_urls, {"turn:", "turns:"}),
-      string_option("turn_secret", "shared secret for minted TURN credentials (coturn "
-                                   "use-auth-secret)",
+      string_option("turn_secret",
+                    "shared secret for minted TURN credentials (coturn "
+                    "use-auth-secret)",
                     &Settings::turn_secret, true),
       unsigned_option("turn_ttl", "lifetime of minted TURN credentials, seconds (default 86400)",
                       &Settings::turn_ttl, 60, 86400 * 30),

@@ -67,8 +67,7 @@ void HttpSession::on_read(boost::system::error_code ec) {
   reading_ = false;
   if (ec == http::error::header_limit) {
     keep_alive_ = false;
-    return write(error_response(431, "headers_too_large", "Request headers are too large."),
-                 false);
+    return write(error_response(431, "headers_too_large", "Request headers are too large."), false);
   }
   if (ec == http::error::body_limit) {
     return write(error_response(413, "body_too_large", "Request body is too large."), false);
@@ -109,7 +108,8 @@ HttpRequest HttpSession::lift(const Request& req) const {
   if (std::find(trusted.begin(), trusted.end(), peer_address_) != trusted.end()) {
     std::string_view xff = req["X-Forwarded-For"];
     if (!xff.empty()) {
-      auto last = trim(xff.substr(xff.rfind(',') == std::string_view::npos ? 0 : xff.rfind(',') + 1));
+      auto last =
+          trim(xff.substr(xff.rfind(',') == std::string_view::npos ? 0 : xff.rfind(',') + 1));
       if (!last.empty()) r.client_address = last;
     }
   }
@@ -121,12 +121,11 @@ void HttpSession::on_request() {
   keep_alive_ = req.keep_alive() && !close_after_;
   head_request_ = req.method() == http::verb::head;
   if (beast::websocket::is_upgrade(req)) return upgrade();
-  ctx_.api.handle(lift(req), stream_.get_executor(),
-                  [self = shared_from_this()](HttpResponse r) {
-                    // The answer may come from a worker thread: return to our strand.
-                    net::dispatch(self->stream_.get_executor(),
-                                  [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
-                  });
+  ctx_.api.handle(lift(req), stream_.get_executor(), [self = shared_from_this()](HttpResponse r) {
+    // The answer may come from a worker thread: return to our strand.
+    net::dispatch(self->stream_.get_executor(),
+                  [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
+  });
 }
 
 void HttpSession::upgrade() {
@@ -171,17 +170,19 @@ void HttpSession::upgrade() {
 void HttpSession::accept_upgrade(Identity who) {
   // The WebSocket has timeouts of its own; the HTTP deadline must not fire under it.
   stream_.expires_never();
-  auto ws = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who),
-                                        std::move(slot_));
+  auto ws =
+      std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who), std::move(slot_));
   ws->run(parser_->release());
 }
 
-void HttpSession::respond(HttpResponse response) { write(std::move(response), keep_alive_); }
+void HttpSession::respond(HttpResponse response) {
+  write(std::move(response), keep_alive_);
+}
 
 void HttpSession::write(HttpResponse r, bool keep_alive) {
   keep_alive = keep_alive && !close_after_;
-  auto res = std::make_shared<http::response<http::string_body>>(
-      static_cast<http::status>(r.status), 11);
+  auto res =
+      std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);
   res->set(http::field::server, std::string("switchboard/") + kVersion);
   res->set(http::field::content_type, r.content_type);
   bool cache_set = false;

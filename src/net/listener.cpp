@@ -25,7 +25,9 @@ Listener::Listener(net::io_context& ioc, const tcp::endpoint& endpoint, ServerCo
   acceptor_.listen(net::socket_base::max_listen_connections);
 }
 
-void Listener::run() { do_accept(); }
+void Listener::run() {
+  do_accept();
+}
 
 void Listener::stop() {
   net::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -75,7 +77,8 @@ void Listener::refuse(tcp::socket socket) {
   static const std::string busy =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
       "Connection: close\r\nRetry-After: 1\r\nContent-Length: 83\r\n\r\n"
-      "{\"error\":{\"code\":\"unavailable\",\"message\":\"Too many connections; try again later.\"}}";
+      "{\"error\":{\"code\":\"unavailable\",\"message\":\"Too many connections; try again "
+      "later.\"}}";
   auto s = std::make_shared<tcp::socket>(std::move(socket));
   net::async_write(*s, net::buffer(busy), [s](auto, auto) {
     boost::system::error_code ignored;

@@ -95,8 +95,8 @@ void WsSession::on_read(boost::system::error_code ec) {
     // Messages that arrive while we close are read (to reach the peer's close frame) and
     // dropped.
   } else if (!rate_.try_take()) {
-    deliver(make_error({SignalError::rate_limited, describe(SignalError::rate_limited),
-                        std::nullopt}));
+    deliver(
+        make_error({SignalError::rate_limited, describe(SignalError::rate_limited), std::nullopt}));
     if (!strikes_.try_take()) {
       spdlog::warn("ws user {}: closed for flooding", user_id());
       close(CloseCode::policy, "message rate limit exceeded");

@@ -8,32 +8,52 @@ using json = nlohmann::json;
 
 const char* to_string(SignalError e) {
   switch (e) {
-    case SignalError::bad_json: return "bad_json";
-    case SignalError::bad_envelope: return "bad_envelope";
-    case SignalError::bad_payload: return "bad_payload";
-    case SignalError::unknown_type: return "unknown_type";
-    case SignalError::forbidden: return "forbidden";
-    case SignalError::room_not_found: return "room_not_found";
-    case SignalError::room_full: return "room_full";
-    case SignalError::already_in_room: return "already_in_room";
-    case SignalError::not_in_room: return "not_in_room";
-    case SignalError::peer_not_in_room: return "peer_not_in_room";
-    case SignalError::too_many_rooms: return "too_many_rooms";
-    case SignalError::rate_limited: return "rate_limited";
+    case SignalError::bad_json:
+      return "bad_json";
+    case SignalError::bad_envelope:
+      return "bad_envelope";
+    case SignalError::bad_payload:
+      return "bad_payload";
+    case SignalError::unknown_type:
+      return "unknown_type";
+    case SignalError::forbidden:
+      return "forbidden";
+    case SignalError::room_not_found:
+      return "room_not_found";
+    case SignalError::room_full:
+      return "room_full";
+    case SignalError::already_in_room:
+      return "already_in_room";
+    case SignalError::not_in_room:
+      return "not_in_room";
+    case SignalError::peer_not_in_room:
+      return "peer_not_in_room";
+    case SignalError::too_many_rooms:
+      return "too_many_rooms";
+    case SignalError::rate_limited:
+      return "rate_limited";
   }
   return "unknown";
 }
 
 const char* describe(SignalError e) {
   switch (e) {
-    case SignalError::room_not_found: return "no such room";
-    case SignalError::room_full: return "the room is full";
-    case SignalError::already_in_room: return "you are already in this room";
-    case SignalError::not_in_room: return "you are not in this room";
-    case SignalError::peer_not_in_room: return "the target is not connected in this room";
-    case SignalError::too_many_rooms: return "you are in too many rooms";
-    case SignalError::rate_limited: return "too many messages; slow down";
-    default: return to_string(e);
+    case SignalError::room_not_found:
+      return "no such room";
+    case SignalError::room_full:
+      return "the room is full";
+    case SignalError::already_in_room:
+      return "you are already in this room";
+    case SignalError::not_in_room:
+      return "you are not in this room";
+    case SignalError::peer_not_in_room:
+      return "the target is not connected in this room";
+    case SignalError::too_many_rooms:
+      return "you are in too many rooms";
+    case SignalError::rate_limited:
+      return "too many messages; slow down";
+    default:
+      return to_string(e);
   }
 }
 
@@ -91,7 +111,9 @@ std::optional<SignalFailure> check_relay_payload(MsgType type, const json& paylo
   return std::nullopt;
 }
 
-SharedText share(const json& j) { return std::make_shared<const std::string>(j.dump()); }
+SharedText share(const json& j) {
+  return std::make_shared<const std::string>(j.dump());
+}
 
 json server_envelope(MsgType type, json payload) {
   return json{{"msg_type", static_cast<int>(type)}, {"from", 0}, {"payload", std::move(payload)}};
@@ -126,10 +148,21 @@ Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text,
   }
   ClientMessage m;
   switch (raw_type) {
-    case 0: case 1: case 2: case 3: case 4: case 10:
+    case 0:
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 10:
       m.type = static_cast<MsgType>(raw_type);
       break;
-    case 5: case 6: case 7: case 8: case 9: case 11: case 12:
+    case 5:
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+    case 11:
+    case 12:
       return fail(SignalError::unknown_type,
                   "msg_type " + std::to_string(raw_type) + " is sent by the server only", t);
     default:
@@ -149,10 +182,10 @@ Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text,
       if (max != payload.end()) {
         if (!max->is_number_unsigned() || max->get<std::uint64_t>() < 1 ||
             max->get<std::uint64_t>() > max_room_size) {
-          return fail(SignalError::bad_payload,
-                      "payload.max_members must be an integer from 1 to " +
-                          std::to_string(max_room_size),
-                      t);
+          return fail(
+              SignalError::bad_payload,
+              "payload.max_members must be an integer from 1 to " + std::to_string(max_room_size),
+              t);
         }
         m.max_members = max->get<std::size_t>();
       }
@@ -177,8 +210,8 @@ Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text,
 }
 
 SharedText make_welcome(UserId user, const std::string& username, const json& ice) {
-  return share(server_envelope(
-      MsgType::welcome, {{"user_id", user}, {"username", username}, {"ice_servers", ice}}));
+  return share(server_envelope(MsgType::welcome,
+                               {{"user_id", user}, {"username", username}, {"ice_servers", ice}}));
 }
 
 SharedText make_room_created(const std::string& room_id, UserId host) {

@@ -19,8 +19,13 @@ class LoginThrottle;
 struct UserRecord;
 
 /// Account failures, one-to-one with the REST error codes that report them.
-enum class AccountError { invalid_credentials, invalid_api_key, username_taken, too_many_attempts,
-                          unavailable };
+enum class AccountError {
+  invalid_credentials,
+  invalid_api_key,
+  username_taken,
+  too_many_attempts,
+  unavailable
+};
 
 struct AccountFailure {
   AccountError error;

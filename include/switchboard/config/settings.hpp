@@ -49,8 +49,8 @@ struct Settings {
 
   // Signaling
   std::size_t ws_max_message = 64 * 1024;
-  unsigned ws_ping_interval = 20;     // seconds of silence before the server pings
-  std::size_t ws_send_queue = 1024;   // queued outbound messages before a reader counts as slow
+  unsigned ws_ping_interval = 20;    // seconds of silence before the server pings
+  std::size_t ws_send_queue = 1024;  // queued outbound messages before a reader counts as slow
   unsigned room_default_size = 16;
   unsigned room_max_size = 64;
   unsigned rooms_per_user = 8;

@@ -48,8 +48,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   ServerContext& ctx_;
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
   std::string peer_address_;
-  bool reading_ = false;       // waiting for (the rest of) a request
-  bool close_after_ = false;   // shutdown asked: no keep-alive after the current response
+  bool reading_ = false;      // waiting for (the rest of) a request
+  bool close_after_ = false;  // shutdown asked: no keep-alive after the current response
   bool head_request_ = false;
   bool keep_alive_ = false;
   std::shared_ptr<void> response_;  // the response being written

@@ -46,7 +46,7 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   ServerContext& ctx_;
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
   TokenBucket rate_;
-  TokenBucket strikes_;  // how many rate-limited messages we tolerate before closing
+  TokenBucket strikes_;         // how many rate-limited messages we tolerate before closing
   bool close_started_ = false;  // strand only
   bool connected_ = false;      // strand only: registered with the hub
 

@@ -60,10 +60,10 @@ struct SignalFailure {
 /// A client message that passed the envelope and payload checks.
 struct ClientMessage {
   MsgType type{};
-  std::string room_id;                      // every type but CreateRoom
-  std::optional<std::size_t> max_members;   // CreateRoom
-  std::optional<UserId> to;                 // SDP, ICECandidate
-  nlohmann::json envelope;                  // SDP, ICECandidate: relayed as written
+  std::string room_id;                     // every type but CreateRoom
+  std::optional<std::size_t> max_members;  // CreateRoom
+  std::optional<UserId> to;                // SDP, ICECandidate
+  nlohmann::json envelope;                 // SDP, ICECandidate: relayed as written
 };
 
 /// Parses and checks one text frame from `sender`. Pure: no state, no I/O.

@@ -15,8 +15,7 @@ namespace switchboard {
 /// throw: it catches its own exceptions and returns them as a value.
 class WorkerPool {
  public:
-  WorkerPool(unsigned threads, std::size_t bounded_limit)
-      : pool_(threads), limit_(bounded_limit) {}
+  WorkerPool(unsigned threads, std::size_t bounded_limit) : pool_(threads), limit_(bounded_limit) {}
 
   /// Runs `job()` on a worker, then `handler(result)` on `ex`. The work guard keeps `ex`'s
   /// io_context running until the handler has been posted.

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace switchboard::test {
+
+/// The real `switchboard` binary as a child process, for what only a process can show:
+/// signals, exit codes, kill -9. Its stderr goes to `log_path`; its stdout is read for the
+/// `listening on` line. Killed with SIGKILL on destruction if still running.
+class DaemonProcess {
+ public:
+  DaemonProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                const std::string& log_path);
+  ~DaemonProcess();
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+
+  /// The port from the `listening on http://HOST:PORT` line; 0 if it did not come in time.
+  std::uint16_t wait_listening(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  /// Everything read from stdout so far.
+  const std::string& stdout_text() const { return out_; }
+  void signal(int signo);
+  /// The exit status (128+N for death by signal N), or nullopt if still running at timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string out_;
+  std::optional<int> status_;
+};
+
+}  // namespace switchboard::test

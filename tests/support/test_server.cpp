@@ -1,0 +1,68 @@
+#include "support/test_server.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+
+#include "support/http_client.hpp"
+#include "switchboard/server.hpp"
+
+namespace switchboard::test {
+
+Settings test_settings(const TempDir& dir) {
+  Settings s;
+  s.server_host = "127.0.0.1";
+  s.server_port = 0;
+  s.db_path = dir.file("switchboard.db");
+  s.web_root = "";
+  s.io_threads = 2;
+  s.worker_threads = 2;
+  s.argon2_opslimit = 1;
+  s.argon2_memlimit = 8192;
+  s.shutdown_grace = 5;
+  return s;
+}
+
+TestServer::TestServer(std::function<void(Settings&)> adjust) : settings_(test_settings(dir_)) {
+  if (const char* level = std::getenv("SWITCHBOARD_TEST_LOG")) {
+    spdlog::set_level(spdlog::level::from_str(level));
+  } else {
+    spdlog::set_level(spdlog::level::err);
+  }
+  if (adjust) adjust(settings_);
+  server_ = std::make_unique<Server>(settings_);
+  port_ = server_->start(false);
+  thread_ = std::thread([this] { server_->run(); });
+}
+
+TestServer::~TestServer() {
+  stop();
+}
+
+void TestServer::stop() {
+  if (!thread_.joinable()) return;
+  server_->request_shutdown();
+  auto joined = std::async(std::launch::async, [this] { thread_.join(); });
+  if (joined.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    ADD_FAILURE() << "server did not shut down within 20 s";
+    std::abort();  // a hung shutdown is a failure, not a stuck CI job
+  }
+  server_.reset();
+}
+
+Registered register_user(std::uint16_t port, const std::string& username,
+                         const std::string& password) {
+  auto r = http_post_json(port, "/register", {{"Username", username}, {"Password", password}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  Registered out;
+  if (r.status == 201) {
+    out.user_id = r.json_body["user_id"].get<std::uint64_t>();
+    out.api_key = r.json_body["api_key"].get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace switchboard::test

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "support/temp_dir.hpp"
+#include "switchboard/config/settings.hpp"
+
+namespace switchboard {
+class Server;
+}
+
+namespace switchboard::test {
+
+/// Settings for tests: port 0, a SQLite file in `dir`, the cheapest Argon2 cost, quiet logs.
+Settings test_settings(const TempDir& dir);
+
+/// The real daemon, in process, listening on an OS-chosen loopback port, its io_context on
+/// two threads. Stops (gracefully, bounded) on destruction.
+class TestServer {
+ public:
+  explicit TestServer(std::function<void(Settings&)> adjust = {});
+  ~TestServer();
+
+  std::uint16_t port() const { return port_; }
+  const Settings& settings() const { return settings_; }
+  const TempDir& dir() const { return dir_; }
+  /// Graceful shutdown; fails the test (and aborts) if it does not finish within 20 s.
+  void stop();
+
+ private:
+  TempDir dir_;
+  Settings settings_;
+  std::unique_ptr<Server> server_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+/// Registers `username` with `password` over HTTP and returns {user_id, api_key}.
+struct Registered {
+  std::uint64_t user_id = 0;
+  std::string api_key;
+};
+Registered register_user(std::uint16_t port, const std::string& username,
+                         const std::string& password = "correct horse battery");
+
+}  // namespace switchboard::test
