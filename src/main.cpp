@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <string_view>
+#include <vector>
 
 #include "switchboard/config/settings.hpp"
 #include "switchboard/server.hpp"
@@ -12,7 +14,17 @@
 
 int main(int argc, char** argv) {
   using namespace switchboard;
-  auto outcome = load_settings(argc, argv, process_environment());
+  // --check-config: load and validate every setting, then exit (for operators and CI).
+  std::vector<const char*> args;
+  bool check_only = false;
+  for (int i = 0; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--check-config") {
+      check_only = true;
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  auto outcome = load_settings(static_cast<int>(args.size()), args.data(), process_environment());
   if (auto* help = std::get_if<HelpRequested>(&outcome)) {
     std::cout << help->text;
     return 0;
@@ -26,6 +38,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   const Settings& settings = std::get<Settings>(outcome);
+  if (check_only) {
+    std::cout << "configuration ok\n";
+    return 0;
+  }
   init_logging(settings.log_level);
   try {
     Server server(settings);

@@ -211,6 +211,7 @@ std::string help_text() {
       << "Each setting may come from the config file (key = value), the environment (upper\n"
       << "case) or a flag; flags beat environment beats file beats defaults.\n\n"
       << "  --config FILE (CONFIG_FILE)\n      read settings from FILE\n"
+      << "  --check-config\n      validate the settings and exit\n"
       << "  --help, --version\n\n";
   for (const auto& o : options()) {
     out << "  " << flag_name(o.key) << " VALUE (" << env_name(o.key) << ")\n      " << o.help

@@ -121,11 +121,19 @@ void HttpSession::on_request() {
   keep_alive_ = req.keep_alive() && !close_after_;
   head_request_ = req.method() == http::verb::head;
   if (beast::websocket::is_upgrade(req)) return upgrade();
-  ctx_.api.handle(lift(req), stream_.get_executor(), [self = shared_from_this()](HttpResponse r) {
-    // The answer may come from a worker thread: return to our strand.
-    net::dispatch(self->stream_.get_executor(),
-                  [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
-  });
+  try {
+    ctx_.api.handle(lift(req), stream_.get_executor(), [self = shared_from_this()](HttpResponse r) {
+      // The answer may come from a worker thread: return to our strand.
+      net::dispatch(self->stream_.get_executor(),
+                    [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
+    });
+  } catch (const std::exception& e) {
+    // A bug of ours, not the client's: log it, answer without internals.
+    spdlog::error("http {}: {} {} failed: {}", peer_address_, req.method_string(), req.target(),
+                  e.what());
+    keep_alive_ = false;
+    respond(error_response(500, "internal", "Internal error."));
+  }
 }
 
 void HttpSession::upgrade() {

@@ -105,7 +105,12 @@ void WsSession::on_read(boost::system::error_code ec) {
     auto data = buffer_.cdata();
     std::string_view text(static_cast<const char*>(data.data()), data.size());
     spdlog::trace("ws user {} sent {} bytes", user_id(), text.size());
-    ctx_.hub.handle(*this, text);
+    try {
+      ctx_.hub.handle(*this, text);
+    } catch (const std::exception& e) {
+      spdlog::error("ws user {}: message handling failed: {}", user_id(), e.what());
+      close(CloseCode::internal_error, "internal error");
+    }
   }
   buffer_.consume(buffer_.size());
   do_read();
@@ -127,21 +132,28 @@ void WsSession::deliver(SharedText message) {
   }
   if (overflow) {
     spdlog::warn("ws user {}: closed as too slow a reader", user_id());
-    close(CloseCode::policy, "too slow to read its messages");
+    // What it has not read by now it will not read: drop the queue rather than wait on it.
+    start_close(CloseCode::policy, "too slow to read its messages", false);
   } else if (start) {
     net::post(ws_.get_executor(), [self = shared_from_this()] { self->do_write(); });
   }
 }
 
 void WsSession::do_write() {
+  bool close_now = false;
   {
     std::lock_guard lock(mutex_);
-    if (queue_.empty() || closing_) {
+    if (queue_.empty()) {
       writing_ = false;
-      return;
+      close_now = close_requested_;
+    } else {
+      in_flight_ = std::move(queue_.front());
+      queue_.pop_front();
     }
-    in_flight_ = std::move(queue_.front());
-    queue_.pop_front();
+  }
+  if (!in_flight_) {
+    if (close_now) do_close();
+    return;
   }
   ws_.text(true);
   ws_.async_write(net::buffer(*in_flight_),
@@ -151,6 +163,7 @@ void WsSession::do_write() {
 void WsSession::on_write(boost::system::error_code ec) {
   in_flight_.reset();
   if (ec) {
+    // The socket is broken; the pending read fails too and finishes the session.
     std::lock_guard lock(mutex_);
     closing_ = true;
     writing_ = false;
@@ -161,27 +174,45 @@ void WsSession::on_write(boost::system::error_code ec) {
 }
 
 void WsSession::close(CloseCode code, std::string_view reason) {
+  start_close(code, reason, true);
+}
+
+void WsSession::start_close(CloseCode code, std::string_view reason, bool flush) {
   {
     std::lock_guard lock(mutex_);
     if (closing_) return;
-    closing_ = true;
-    queue_.clear();
+    closing_ = true;  // from now on deliver() drops messages
+    if (!flush) queue_.clear();
   }
   net::dispatch(ws_.get_executor(), [self = shared_from_this(), code, r = std::string(reason)] {
-    self->do_close(code, r);
+    self->begin_close(code, r);
   });
 }
 
-void WsSession::do_close(CloseCode code, const std::string& reason) {
-  if (close_started_) return;
-  close_started_ = true;
+void WsSession::begin_close(CloseCode code, const std::string& reason) {
+  close_code_ = code;
+  close_reason_ = reason;
   // A peer that neither drains its socket nor answers the close frame is cut off.
   close_guard_.expires_after(kCloseGuard);
   close_guard_.async_wait([self = shared_from_this()](auto ec) {
     if (!ec) beast::get_lowest_layer(self->ws_).close();
   });
-  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                  [self = shared_from_this()](auto) { self->finish(); });
+  bool idle = false;
+  {
+    std::lock_guard lock(mutex_);
+    close_requested_ = true;
+    idle = !writing_;
+  }
+  // Messages queued before the close go out first; do_write closes once they have.
+  if (idle) do_close();
+}
+
+void WsSession::do_close() {
+  if (close_started_) return;
+  close_started_ = true;
+  ws_.async_close(
+      websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
+      [self = shared_from_this()](auto) { self->finish(); });
 }
 
 void WsSession::finish() {

@@ -37,7 +37,10 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void on_read(boost::system::error_code ec);
   void do_write();
   void on_write(boost::system::error_code ec);
-  void do_close(CloseCode code, const std::string& reason);
+  /// Stops accepting messages and closes with `code`; with `flush`, after the queue drains.
+  void start_close(CloseCode code, std::string_view reason, bool flush);
+  void begin_close(CloseCode code, const std::string& reason);
+  void do_close();
   void finish();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
@@ -47,14 +50,17 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
   TokenBucket rate_;
   TokenBucket strikes_;         // how many rate-limited messages we tolerate before closing
-  bool close_started_ = false;  // strand only
-  bool connected_ = false;      // strand only: registered with the hub
+  bool close_started_ = false;  // strand only: async_close issued
+  CloseCode close_code_ = CloseCode::going_away;  // strand only
+  std::string close_reason_;                      // strand only
+  bool connected_ = false;                        // strand only: registered with the hub
 
   std::mutex mutex_;  // guards the queue and the flags below; deliver() comes from any thread
   std::deque<SharedText> queue_;
   SharedText in_flight_;  // the message async_write is sending (strand only)
   bool writing_ = false;
-  bool closing_ = false;
+  bool closing_ = false;          // no more deliveries accepted
+  bool close_requested_ = false;  // close once the queue is empty
 };
 
 }  // namespace switchboard

@@ -15,6 +15,7 @@ enum class CloseCode : std::uint16_t {
   unsupported_data = 1003,
   policy = 1008,
   too_big = 1009,
+  internal_error = 1011,
   key_revoked = 4001,
   replaced = 4002,
 };

@@ -1,0 +1,295 @@
+#include "switchboard/config/settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <initializer_list>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "support/temp_dir.hpp"
+
+namespace switchboard {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+using test::TempDir;
+
+LoadOutcome load(std::initializer_list<const char*> flags, const Env& env = {}) {
+  std::vector<const char*> argv = {"switchboard"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return load_settings(static_cast<int>(argv.size()), argv.data(), env);
+}
+
+Settings expect_settings(const LoadOutcome& outcome) {
+  if (const auto* e = std::get_if<SettingsError>(&outcome)) {
+    ADD_FAILURE() << "unexpected SettingsError: " << e->message;
+    return {};
+  }
+  EXPECT_TRUE(std::holds_alternative<Settings>(outcome)) << "index " << outcome.index();
+  if (const auto* s = std::get_if<Settings>(&outcome)) return *s;
+  return {};
+}
+
+std::string expect_error(const LoadOutcome& outcome) {
+  const auto* e = std::get_if<SettingsError>(&outcome);
+  EXPECT_NE(e, nullptr) << "expected a SettingsError, got alternative " << outcome.index();
+  return e ? e->message : std::string();
+}
+
+std::string write_file(const TempDir& dir, const std::string& name, const std::string& text) {
+  std::string path = dir.file(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Settings, DefaultsWithNoInput) {
+  Settings s = expect_settings(load({}));
+  EXPECT_EQ(s.server_host, "127.0.0.1");
+  EXPECT_EQ(s.server_port, 8080);
+  EXPECT_EQ(s.db_path, "switchboard.db");
+  EXPECT_EQ(s.log_level, "info");
+  EXPECT_EQ(s.ticket_ttl, 30u);
+  EXPECT_EQ(s.turn_ttl, 86400u);
+  EXPECT_EQ(s.room_default_size, 16u);
+  EXPECT_EQ(s.room_max_size, 64u);
+  EXPECT_EQ(s.rooms_per_user, 8u);
+  EXPECT_TRUE(s.stun_urls.empty());
+  EXPECT_TRUE(s.turn_urls.empty());
+  EXPECT_TRUE(s.turn_secret.empty());
+  EXPECT_TRUE(s.allowed_origins.empty());
+  // The rate limit lets a real client burst 500 and sustain 100 per second.
+  EXPECT_GE(s.rate_limit_burst, 500.0);
+  EXPECT_GE(s.rate_limit_per_sec, 100.0);
+}
+
+TEST(Settings, UnrelatedEnvironmentIsIgnored) {
+  Settings s = expect_settings(load({}, {{"PATH", "/usr/bin"}, {"HOME", "/root"}}));
+  EXPECT_EQ(s.server_port, 8080);
+}
+
+TEST(Settings, FlagWithSeparateValue) {
+  Settings s = expect_settings(load({"--server-port", "9"}));
+  EXPECT_EQ(s.server_port, 9);
+}
+
+TEST(Settings, FlagWithEqualsValue) {
+  Settings s = expect_settings(load({"--server-port=9", "--server-host=0.0.0.0"}));
+  EXPECT_EQ(s.server_port, 9);
+  EXPECT_EQ(s.server_host, "0.0.0.0");
+}
+
+TEST(Settings, PortZeroIsAllowed) {
+  Settings s = expect_settings(load({"--server-port", "0"}));
+  EXPECT_EQ(s.server_port, 0);
+}
+
+TEST(Settings, EnvironmentNames) {
+  Settings s = expect_settings(load({}, {{"SERVER_HOST", "0.0.0.0"},
+                                         {"SERVER_PORT", "1234"},
+                                         {"DB_PATH", "/var/lib/sb.db"},
+                                         {"STUN_URLS", "stun:a.example:3478"},
+                                         {"TURN_URLS", "turn:t.example:3478"},
+                                         {"TURN_SECRET", "s3"},
+                                         {"TURN_TTL", "600"},
+                                         {"ALLOWED_ORIGINS", "https://a.example"},
+                                         {"LOG_LEVEL", "debug"}}));
+  EXPECT_EQ(s.server_host, "0.0.0.0");
+  EXPECT_EQ(s.server_port, 1234);
+  EXPECT_EQ(s.db_path, "/var/lib/sb.db");
+  EXPECT_EQ(s.stun_urls, std::vector<std::string>{"stun:a.example:3478"});
+  EXPECT_EQ(s.turn_urls, std::vector<std::string>{"turn:t.example:3478"});
+  EXPECT_EQ(s.turn_secret, "s3");
+  EXPECT_EQ(s.turn_ttl, 600u);
+  EXPECT_EQ(s.allowed_origins, std::vector<std::string>{"https://a.example"});
+  EXPECT_EQ(s.log_level, "debug");
+}
+
+TEST(Settings, ConfigFileKeysCommentsAndQuotes) {
+  TempDir dir;
+  auto path = write_file(dir, "switchboard.conf",
+                         "# a comment line\n"
+                         "\n"
+                         "server_port = 4321   # trailing comment\n"
+                         "  server_host=0.0.0.0\n"
+                         "db_path = \"/tmp/with space.db\"\n"
+                         "turn_urls = turn:a.example:3478, turns:b.example:5349\n"
+                         "turn_secret = \"quoted secret\"\n");
+  Settings s = expect_settings(load({"--config", path.c_str()}));
+  EXPECT_EQ(s.server_port, 4321);
+  EXPECT_EQ(s.server_host, "0.0.0.0");
+  EXPECT_EQ(s.db_path, "/tmp/with space.db");
+  EXPECT_EQ(s.turn_urls, (std::vector<std::string>{"turn:a.example:3478", "turns:b.example:5349"}));
+  EXPECT_EQ(s.turn_secret, "quoted secret");
+}
+
+TEST(Settings, ConfigFileFromEnvironment) {
+  TempDir dir;
+  auto path = write_file(dir, "c.conf", "server_port = 1111\n");
+  Settings s = expect_settings(load({}, {{"CONFIG_FILE", path}}));
+  EXPECT_EQ(s.server_port, 1111);
+}
+
+TEST(Settings, EnvironmentBeatsFile) {
+  TempDir dir;
+  auto path = write_file(dir, "c.conf", "server_port = 1111\ndb_path = file.db\n");
+  Settings s = expect_settings(load({"--config", path.c_str()}, {{"SERVER_PORT", "2222"}}));
+  EXPECT_EQ(s.server_port, 2222);
+  EXPECT_EQ(s.db_path, "file.db");  // not overridden
+}
+
+TEST(Settings, FlagsBeatEnvironmentAndFile) {
+  TempDir dir;
+  auto path = write_file(dir, "c.conf", "server_port = 1111\nlog_level = warn\n");
+  Settings s = expect_settings(load({"--config", path.c_str(), "--server-port", "3333"},
+                                    {{"SERVER_PORT", "2222"}, {"LOG_LEVEL", "error"}}));
+  EXPECT_EQ(s.server_port, 3333);
+  EXPECT_EQ(s.log_level, "error");  // environment beats file; no flag for it
+}
+
+TEST(Settings, FlagOrderDoesNotLetTheFileWin) {
+  // --config after the flag: the flag still wins over the file.
+  TempDir dir;
+  auto path = write_file(dir, "c.conf", "server_port = 1111\n");
+  Settings s = expect_settings(load({"--server-port=3333", "--config", path.c_str()}));
+  EXPECT_EQ(s.server_port, 3333);
+}
+
+TEST(Settings, InvalidFlagValueNamesTheSetting) {
+  for (const char* bad : {"70000", "-1", "abc", "", "80x", "1.5"}) {
+    std::string message = expect_error(load({"--server-port", bad}));
+    EXPECT_NE(message.find("server_port"), std::string::npos) << bad << ": " << message;
+  }
+}
+
+TEST(Settings, InvalidEnvironmentValueNamesTheSetting) {
+  std::string message = expect_error(load({}, {{"SERVER_PORT", "http"}}));
+  EXPECT_NE(message.find("SERVER_PORT"), std::string::npos) << message;
+  message = expect_error(load({}, {{"LOG_LEVEL", "loud"}}));
+  EXPECT_NE(message.find("log_level"), std::string::npos) << message;
+}
+
+TEST(Settings, InvalidFileValueNamesTheSettingAndLine) {
+  TempDir dir;
+  auto path = write_file(dir, "c.conf", "# ok\nserver_port = 99999\n");
+  std::string message = expect_error(load({"--config", path.c_str()}));
+  EXPECT_NE(message.find("server_port"), std::string::npos) << message;
+  EXPECT_NE(message.find(":2"), std::string::npos) << message;
+}
+
+TEST(Settings, UnknownFileKeyIsAnError) {
+  TempDir dir;
+  auto path = write_file(dir, "c.conf", "no_such_setting = 1\n");
+  std::string message = expect_error(load({"--config", path.c_str()}));
+  EXPECT_NE(message.find("no_such_setting"), std::string::npos) << message;
+}
+
+TEST(Settings, FileLineWithoutEqualsIsAnError) {
+  TempDir dir;
+  auto path = write_file(dir, "c.conf", "server_port 80\n");
+  expect_error(load({"--config", path.c_str()}));
+}
+
+TEST(Settings, MissingConfigFileIsAnError) {
+  TempDir dir;
+  std::string missing = dir.file("missing.conf");
+  std::string message = expect_error(load({"--config", missing.c_str()}));
+  EXPECT_NE(message.find("missing.conf"), std::string::npos) << message;
+}
+
+TEST(Settings, UnknownFlagIsAnError) {
+  std::string message = expect_error(load({"--no-such-flag", "1"}));
+  EXPECT_NE(message.find("--no-such-flag"), std::string::npos) << message;
+  message = expect_error(load({"--no-such-flag=1"}));
+  EXPECT_NE(message.find("no-such-flag"), std::string::npos) << message;
+}
+
+TEST(Settings, PositionalArgumentIsAnError) {
+  expect_error(load({"serve"}));
+}
+
+TEST(Settings, FlagWithoutValueIsAnError) {
+  std::string message = expect_error(load({"--server-port"}));
+  EXPECT_NE(message.find("--server-port"), std::string::npos) << message;
+}
+
+TEST(Settings, HelpListsTheFlags) {
+  auto outcome = load({"--help"});
+  const auto* help = std::get_if<HelpRequested>(&outcome);
+  ASSERT_NE(help, nullptr);
+  EXPECT_NE(help->text.find("--server-port"), std::string::npos);
+  EXPECT_NE(help->text.find("SERVER_PORT"), std::string::npos);
+  EXPECT_NE(help->text.find("--turn-secret"), std::string::npos);
+  EXPECT_NE(help->text.find("--config"), std::string::npos);
+}
+
+TEST(Settings, HelpWinsOverBadFlagsAfterIt) {
+  EXPECT_TRUE(std::holds_alternative<HelpRequested>(load({"--help", "--server-port", "x"})));
+}
+
+TEST(Settings, VersionRequested) {
+  EXPECT_TRUE(std::holds_alternative<VersionRequested>(load({"--version"})));
+}
+
+TEST(Settings, StunUrlsAreSplitAndTrimmed) {
+  Settings s = expect_settings(load({"--stun-urls", " stun:a.example:3478 ,stuns:b.example ,"}));
+  EXPECT_EQ(s.stun_urls, (std::vector<std::string>{"stun:a.example:3478", "stuns:b.example"}));
+}
+
+TEST(Settings, StunUrlsRejectOtherSchemes) {
+  for (const char* bad : {"turn:a.example", "http://a.example", "a.example:3478",
+                          "stun:ok.example,https://bad.example", "STUNX:a"}) {
+    std::string message = expect_error(load({}, {{"STUN_URLS", bad}}));
+    EXPECT_NE(message.find("stun_urls"), std::string::npos) << bad << ": " << message;
+  }
+}
+
+TEST(Settings, TurnUrlsRejectOtherSchemes) {
+  std::string message = expect_error(load({"--turn-urls", "stun:a.example"}));
+  EXPECT_NE(message.find("turn_urls"), std::string::npos) << message;
+  Settings s = expect_settings(load({"--turn-urls", "turn:a.example,turns:b.example:5349"}));
+  EXPECT_EQ(s.turn_urls.size(), 2u);
+}
+
+TEST(Settings, RoomDefaultSizeAboveMaxIsRejected) {
+  std::string message = expect_error(load({"--room-default-size", "65", "--room-max-size", "64"}));
+  EXPECT_NE(message.find("room_default_size"), std::string::npos) << message;
+  // Lowering only the cap below the default is rejected too.
+  message = expect_error(load({"--room-max-size", "8"}));
+  EXPECT_NE(message.find("room_default_size"), std::string::npos) << message;
+  // Equal is fine.
+  Settings s = expect_settings(load({"--room-default-size", "64", "--room-max-size", "64"}));
+  EXPECT_EQ(s.room_default_size, 64u);
+}
+
+TEST(Settings, TurnSecretWithoutTurnUrlsIsRejected) {
+  std::string message = expect_error(load({}, {{"TURN_SECRET", "s3cret"}}));
+  EXPECT_NE(message.find("turn_secret"), std::string::npos) << message;
+  Settings s = expect_settings(
+      load({}, {{"TURN_SECRET", "s3cret"}, {"TURN_URLS", "turn:turn.example:3478"}}));
+  EXPECT_EQ(s.turn_secret, "s3cret");
+}
+
+TEST(Settings, ApplySettingByName) {
+  Settings s;
+  EXPECT_EQ(apply_setting(s, "server_port", "9"), "");
+  EXPECT_EQ(s.server_port, 9);
+  std::string why = apply_setting(s, "server_port", "65536");
+  EXPECT_NE(why.find("server_port"), std::string::npos) << why;
+  EXPECT_EQ(s.server_port, 9);  // unchanged on error
+  EXPECT_NE(apply_setting(s, "bogus", "1"), "");
+}
+
+TEST(Settings, RateLimitAcceptsFractionsAndRejectsNonsense) {
+  Settings s = expect_settings(load({"--rate-limit-per-sec", "0.5", "--rate-limit-burst", "20"}));
+  EXPECT_DOUBLE_EQ(s.rate_limit_per_sec, 0.5);
+  EXPECT_DOUBLE_EQ(s.rate_limit_burst, 20.0);
+  expect_error(load({"--rate-limit-per-sec", "fast"}));
+  expect_error(load({"--rate-limit-per-sec", "nan"}));
+  expect_error(load({"--rate-limit-per-sec", "0"}));
+}
+
+}  // namespace
+}  // namespace switchboard
