@@ -292,16 +292,24 @@ LoadOutcome load_settings(int argc, const char* const* argv,
     int number = 0;
     while (std::getline(in, line)) {
       ++number;
-      std::string text = trim(line.substr(0, line.find('#')));
-      if (text.empty()) continue;
-      auto eq = text.find('=');
       std::string where = config_file + ":" + std::to_string(number) + ": ";
+      std::string text = trim(line);
+      if (text.empty() || text.front() == '#') continue;
+      auto eq = text.find('=');
       if (eq == std::string::npos) return SettingsError{where + "expected key = value"};
       std::string key = trim(text.substr(0, eq));
       std::string value = trim(text.substr(eq + 1));
-      // Values may be quoted so that they can hold a '#'-free string with spaces.
-      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-        value = value.substr(1, value.size() - 2);
+      // A quoted value may hold '#' and spaces; otherwise '#' starts a comment.
+      if (!value.empty() && value.front() == '"') {
+        auto close = value.find('"', 1);
+        if (close == std::string::npos) return SettingsError{where + "unterminated quote"};
+        std::string rest = trim(value.substr(close + 1));
+        if (!rest.empty() && rest.front() != '#') {
+          return SettingsError{where + "unexpected text after the quoted value"};
+        }
+        value = value.substr(1, close - 1);
+      } else {
+        value = trim(value.substr(0, value.find('#')));
       }
       if (auto why = apply_setting(s, key, value); !why.empty()) return SettingsError{where + why};
     }

@@ -12,6 +12,7 @@
 #include "switchboard/auth/credential_cache.hpp"
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/config/settings.hpp"
+#include "switchboard/net/request_adapter.hpp"
 #include "switchboard/net/ws_session.hpp"
 #include "switchboard/util/encoding.hpp"
 #include "switchboard/version.hpp"
@@ -22,15 +23,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
-namespace {
-
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, ServerContext& ctx,
                          std::unique_ptr<ConnectionLimiter::Slot> slot, std::string peer_address)
@@ -86,47 +79,19 @@ void HttpSession::on_read(boost::system::error_code ec) {
   on_request();
 }
 
-HttpRequest HttpSession::lift(const Request& req) const {
-  HttpRequest r;
-  r.method = std::string(req.method_string());
-  std::string_view target = req.target();
-  auto q = target.find('?');
-  r.path = std::string(target.substr(0, q));
-  if (q != std::string_view::npos) r.query = std::string(target.substr(q + 1));
-  r.content_type = std::string(req[http::field::content_type]);
-  r.body = req.body();
-  r.if_none_match = std::string(req[http::field::if_none_match]);
-  if (auto key = req["X-API-Key"]; !key.empty()) {
-    r.api_key = trim(key);
-  } else if (auto auth = req[http::field::authorization];
-             auth.size() > 7 && ascii_lower(auth.substr(0, 7)) == "bearer ") {
-    r.api_key = trim(auth.substr(7));
-  }
-  r.client_address = peer_address_;
-  // Behind a proxy we trust, the client is the address that proxy appended last.
-  const auto& trusted = ctx_.settings.trusted_proxies;
-  if (std::find(trusted.begin(), trusted.end(), peer_address_) != trusted.end()) {
-    std::string_view xff = req["X-Forwarded-For"];
-    if (!xff.empty()) {
-      auto last =
-          trim(xff.substr(xff.rfind(',') == std::string_view::npos ? 0 : xff.rfind(',') + 1));
-      if (!last.empty()) r.client_address = last;
-    }
-  }
-  return r;
-}
-
 void HttpSession::on_request() {
   const Request& req = parser_->get();
   keep_alive_ = req.keep_alive() && !close_after_;
   head_request_ = req.method() == http::verb::head;
   if (beast::websocket::is_upgrade(req)) return upgrade();
   try {
-    ctx_.api.handle(lift(req), stream_.get_executor(), [self = shared_from_this()](HttpResponse r) {
-      // The answer may come from a worker thread: return to our strand.
-      net::dispatch(self->stream_.get_executor(),
-                    [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
-    });
+    ctx_.api.handle(to_http_request(req, peer_address_, ctx_.settings.trusted_proxies),
+                    stream_.get_executor(), [self = shared_from_this()](HttpResponse r) {
+                      // The answer may come from a worker thread: return to our strand.
+                      net::dispatch(
+                          self->stream_.get_executor(),
+                          [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });
+                    });
   } catch (const std::exception& e) {
     // A bug of ours, not the client's: log it, answer without internals.
     spdlog::error("http {}: {} {} failed: {}", peer_address_, req.method_string(), req.target(),
@@ -138,7 +103,7 @@ void HttpSession::on_request() {
 
 void HttpSession::upgrade() {
   const Request& req = parser_->get();
-  HttpRequest lifted = lift(req);
+  HttpRequest lifted = to_http_request(req, peer_address_, ctx_.settings.trusted_proxies);
   keep_alive_ = false;
   if (lifted.path != "/ws") {
     return respond(error_response(404, "not_found", "WebSocket upgrades are served on /ws."));

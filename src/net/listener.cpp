@@ -5,7 +5,9 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
+#include "switchboard/config/settings.hpp"
 #include "switchboard/net/http_session.hpp"
+#include "switchboard/net/request_adapter.hpp"
 
 namespace switchboard {
 
@@ -62,7 +64,8 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   }
   socket.set_option(tcp::no_delay(true), ep_ec);
   auto address = remote.address().to_string();
-  if (auto slot = limiter_->try_acquire(address)) {
+  if (auto slot = limiter_->try_acquire(
+          address, !is_trusted_proxy(address, ctx_.settings.trusted_proxies))) {
     auto session = std::make_shared<HttpSession>(std::move(socket), ctx_, std::move(slot), address);
     ctx_.http_sessions.add(session);
     session->run();

@@ -192,6 +192,9 @@ void WsSession::start_close(CloseCode code, std::string_view reason, bool flush)
 void WsSession::begin_close(CloseCode code, const std::string& reason) {
   close_code_ = code;
   close_reason_ = reason;
+  // It will receive nothing more, so its rooms learn now that it is gone, not when the
+  // close handshake (or the guard) finishes.
+  leave_hub();
   // A peer that neither drains its socket nor answers the close frame is cut off.
   close_guard_.expires_after(kCloseGuard);
   close_guard_.async_wait([self = shared_from_this()](auto ec) {
@@ -222,11 +225,14 @@ void WsSession::finish() {
     closing_ = true;
     queue_.clear();
   }
-  if (connected_) {
-    connected_ = false;
-    ctx_.hub.disconnect(*this);
-    spdlog::debug("ws user {} disconnected", user_id());
-  }
+  leave_hub();
+}
+
+void WsSession::leave_hub() {
+  if (!connected_) return;
+  connected_ = false;
+  ctx_.hub.disconnect(*this);
+  spdlog::debug("ws user {} disconnected", user_id());
 }
 
 }  // namespace switchboard

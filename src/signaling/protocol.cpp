@@ -135,10 +135,14 @@ Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text,
   if (type_it == envelope.end() || !type_it->is_number_integer()) {
     return fail(SignalError::bad_envelope, "msg_type must be an integer", std::nullopt);
   }
-  // Out-of-range integers still name the offending type as well as an int can.
-  auto raw_type = type_it->get<std::int64_t>();
+  // The Error names the offending type only when it fits an int; a larger one gets null
+  // rather than a wrapped number the client never sent.
   std::optional<int> t;
-  if (raw_type >= INT32_MIN && raw_type <= INT32_MAX) t = static_cast<int>(raw_type);
+  if (type_it->is_number_unsigned()) {
+    if (type_it->get<std::uint64_t>() <= INT32_MAX) t = type_it->get<int>();
+  } else if (auto v = type_it->get<std::int64_t>(); v >= INT32_MIN && v <= INT32_MAX) {
+    t = static_cast<int>(v);
+  }
   for (const char* field : {"to", "from"}) {
     auto it = envelope.find(field);
     if (it != envelope.end() && !it->is_number_unsigned()) {
@@ -147,14 +151,14 @@ Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text,
     }
   }
   ClientMessage m;
-  switch (raw_type) {
+  switch (t.value_or(-1)) {
     case 0:
     case 1:
     case 2:
     case 3:
     case 4:
     case 10:
-      m.type = static_cast<MsgType>(raw_type);
+      m.type = static_cast<MsgType>(*t);
       break;
     case 5:
     case 6:
@@ -164,9 +168,9 @@ Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text,
     case 11:
     case 12:
       return fail(SignalError::unknown_type,
-                  "msg_type " + std::to_string(raw_type) + " is sent by the server only", t);
+                  "msg_type " + std::to_string(*t) + " is sent by the server only", t);
     default:
-      return fail(SignalError::unknown_type, "unknown msg_type " + std::to_string(raw_type), t);
+      return fail(SignalError::unknown_type, "unknown msg_type " + type_it->dump(), t);
   }
   if (auto from = envelope.find("from"); from != envelope.end() && from->get<UserId>() != sender) {
     return fail(SignalError::forbidden, "from must be your own user id", t);

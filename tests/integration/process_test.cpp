@@ -109,53 +109,193 @@ TEST(Process, SigintExitsZero) {
   EXPECT_EQ(d.wait_exit(), 0);
 }
 
-TEST(Process, KillDashNineLosesNoAnsweredRegistration) {
+/// Registrations from several threads, and key rotations of a few fixed accounts, until
+/// `stop`; records what the daemon acknowledged.
+class AccountLoad {
+ public:
+  explicit AccountLoad(std::uint16_t port) : port_(port) {
+    for (int i = 0; i < 3; ++i) {
+      std::string name = "rot" + std::to_string(i);
+      auto r = http_post_json(port, "/register", {{"Username", name}, {"Password", "password1"}});
+      rotations_.push_back({name, r.json_body.value("api_key", ""), false});
+    }
+    for (int w = 0; w < 3; ++w) {
+      threads_.emplace_back([this, w] {
+        for (int i = 0; !stop_; ++i) {
+          std::string name = "k" + std::to_string(w) + "_" + std::to_string(i);
+          auto r =
+              http_post_json(port_, "/register", {{"Username", name}, {"Password", "password1"}});
+          if (r.status != 201) break;  // the daemon is going or gone
+          std::lock_guard lock(mutex_);
+          registered_.emplace_back(name, r.json_body["api_key"].get<std::string>());
+        }
+      });
+    }
+    threads_.emplace_back([this] {
+      for (int i = 0; !stop_; ++i) {
+        auto& acct = rotations_[static_cast<std::size_t>(i) % rotations_.size()];
+        {
+          std::lock_guard lock(mutex_);
+          acct.in_flight = true;
+        }
+        auto r = http_post_json(port_, "/regenerate",
+                                {{"Username", acct.name}, {"Password", "password1"}});
+        std::lock_guard lock(mutex_);
+        if (r.status != 200) break;  // leave in_flight set: its outcome is unknown
+        acct.key = r.json_body["api_key"].get<std::string>();
+        acct.in_flight = false;
+        ++rotated_;
+      }
+    });
+  }
+  ~AccountLoad() { finish(); }
+
+  std::size_t registered() {
+    std::lock_guard lock(mutex_);
+    return registered_.size();
+  }
+  int rotated() {
+    std::lock_guard lock(mutex_);
+    return rotated_;
+  }
+  void finish() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  /// Checks, against a restarted daemon on `port`, that everything acknowledged is there.
+  void verify(std::uint16_t port) {
+    std::lock_guard lock(mutex_);
+    for (const auto& [name, key] : registered_) {
+      auto r = http_request(port, "POST", "/ws-ticket", "", {{"X-API-Key", key}});
+      EXPECT_EQ(r.status, 200) << name << " was answered 201 but is gone";
+    }
+    for (const auto& acct : rotations_) {
+      // A rotation cut off mid-request may or may not have landed; any other must have.
+      if (acct.in_flight) continue;
+      auto r = http_request(port, "POST", "/ws-ticket", "", {{"X-API-Key", acct.key}});
+      EXPECT_EQ(r.status, 200) << acct.name << "'s acknowledged key does not work";
+    }
+  }
+
+ private:
+  struct Rotation {
+    std::string name;
+    std::string key;
+    bool in_flight;
+  };
+  std::uint16_t port_;
+  std::mutex mutex_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::pair<std::string, std::string>> registered_;
+  std::vector<Rotation> rotations_;
+  int rotated_ = 0;
+  std::vector<std::thread> threads_;
+};
+
+/// Waits (bounded) until `load` has at least `n` registrations and a few rotations answered.
+void wait_for_progress(AccountLoad& load, std::size_t n) {
+  for (int i = 0; i < 4000 && (load.registered() < n || load.rotated() < 5); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a counter
+  }
+}
+
+TEST(Process, KillDashNineLosesNothingAcknowledged) {
   TempDir dir;
   auto env = base_env(dir);
-  std::vector<std::pair<std::string, std::string>> answered;  // username, api key
+  DaemonProcess d({}, env, dir.file("log"));
+  auto port = d.wait_listening();
+  ASSERT_NE(port, 0);
+  AccountLoad load(port);
+  wait_for_progress(load, 60);
+  d.signal(SIGKILL);
+  EXPECT_EQ(d.wait_exit(), 128 + SIGKILL);
+  load.finish();
+  ASSERT_GE(load.registered(), 60u);
+  {
+    SQLite::Database db(dir.file("sb.db"), SQLite::OPEN_READWRITE);
+    EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
+  }
+  DaemonProcess again({}, env, dir.file("log"));
+  auto port2 = again.wait_listening();
+  ASSERT_NE(port2, 0);
+  load.verify(port2);
+}
+
+TEST(Process, SigtermUnderLoadLosesNothingAcknowledged) {
+  TempDir dir;
+  auto env = base_env(dir);
+  DaemonProcess d({}, env, dir.file("log"));
+  auto port = d.wait_listening();
+  ASSERT_NE(port, 0);
+  auto alice =
+      http_post_json(port, "/register", {{"Username", "alice"}, {"Password", "password1"}});
+  WsClient ws;
+  ws.connect_with_key(port, alice.json_body.value("api_key", ""));
+  AccountLoad load(port);
+  wait_for_progress(load, 30);
+  d.signal(SIGTERM);
+  EXPECT_EQ(ws.wait_closed(std::chrono::seconds(10)), 1001);
+  EXPECT_EQ(d.wait_exit(), 0);
+  load.finish();
+  DaemonProcess again({}, env, dir.file("log"));
+  auto port2 = again.wait_listening();
+  ASSERT_NE(port2, 0);
+  load.verify(port2);
+}
+
+TEST(Process, SecretsNeverReachTheLogsOrTheDatabase) {
+  TempDir dir;
+  auto env = base_env(dir);
+  env["LOG_LEVEL"] = "trace";
+  std::vector<std::string> secrets;
   {
     DaemonProcess d({}, env, dir.file("log"));
     auto port = d.wait_listening();
     ASSERT_NE(port, 0);
-    std::mutex mutex;
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> writers;
-    for (int w = 0; w < 4; ++w) {
-      writers.emplace_back([&, w] {
-        for (int i = 0; !stop; ++i) {
-          std::string name = "k" + std::to_string(w) + "_" + std::to_string(i);
-          auto r =
-              http_post_json(port, "/register", {{"Username", name}, {"Password", "password1"}});
-          if (r.status != 201) break;  // the daemon is gone
-          std::lock_guard lock(mutex);
-          answered.emplace_back(name, r.json_body["api_key"].get<std::string>());
-        }
-      });
+    std::string pw1 = "first-Secret-passphrase";
+    std::string pw2 = "second-Secret-passphrase";
+    auto a = http_post_json(port, "/register", {{"Username", "alice"}, {"Password", pw1}});
+    auto b = http_post_json(port, "/register", {{"Username", "bob"}, {"Password", pw1 + "b"}});
+    std::string key_a = a.json_body.value("api_key", "");
+    std::string key_b = b.json_body.value("api_key", "");
+    auto t = http_request(port, "POST", "/ws-ticket", "", {{"X-API-Key", key_a}});
+    std::string ticket = t.json_body.value("ticket", "");
+    ASSERT_FALSE(key_a.empty() || key_b.empty() || ticket.empty());
+    {
+      WsClient wa;
+      WsClient wb;
+      ASSERT_EQ(wa.connect(port, "/ws?ticket=" + ticket), 101);
+      wa.expect(12);
+      wb.connect_with_key(port, key_b);
+      wa.send_json({{"msg_type", 0}});
+      auto room = wa.expect(5)["payload"].value("room_id", "");
+      wb.send_json({{"msg_type", 1}, {"payload", {{"room_id", room}}}});
+      wb.expect(6);
+      wa.send_json(
+          {{"msg_type", 2},
+           {"to", b.json_body["user_id"]},
+           {"payload", {{"room_id", room}, {"sdp", {{"type", "offer"}, {"sdp", "v=0"}}}}}});
+      wb.expect(2);
     }
-    // Kill once a good number have been answered, while the writers are still going.
-    for (int i = 0; i < 2000; ++i) {
-      {
-        std::lock_guard lock(mutex);
-        if (answered.size() >= 60) break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    d.signal(SIGKILL);
-    EXPECT_EQ(d.wait_exit(), 128 + SIGKILL);
-    stop = true;
-    for (auto& t : writers) t.join();
+    http_post_json(port, "/regenerate", {{"Username", "alice"}, {"Password", "wrong-password"}});
+    http_post_json(port, "/updatepassword",
+                   {{"Username", "alice"}, {"Password", pw1}, {"NewPassword", pw2}});
+    auto rotated = http_post_json(port, "/regenerate", {{"Username", "alice"}, {"Password", pw2}});
+    secrets = {pw1, pw2, pw1 + "b", key_a, key_b, ticket, rotated.json_body.value("api_key", "")};
+    d.signal(SIGTERM);
+    ASSERT_EQ(d.wait_exit(), 0);
   }
-  ASSERT_GE(answered.size(), 60u);
-  {
-    SQLite::Database db(dir.file("sb.db"), SQLite::OPEN_READONLY);
-    EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
-  }
-  DaemonProcess again({}, env, dir.file("log"));
-  auto port = again.wait_listening();
-  ASSERT_NE(port, 0);
-  for (const auto& [name, key] : answered) {
-    auto r = http_request(port, "POST", "/ws-ticket", "", {{"X-API-Key", key}});
-    EXPECT_EQ(r.status, 200) << name << " was answered 201 but is gone";
+  auto log = read_file(dir.file("log"));
+  EXPECT_NE(log.find("trace"), std::string::npos) << "trace logging was not on";
+  std::string stored;
+  for (const char* suffix : {"", "-wal", "-shm"}) stored += read_file(dir.file("sb.db") + suffix);
+  EXPECT_GT(stored.size(), 0u);
+  for (const auto& secret : secrets) {
+    ASSERT_FALSE(secret.empty());
+    EXPECT_EQ(log.find(secret), std::string::npos) << "a secret is in the log";
+    EXPECT_EQ(stored.find(secret), std::string::npos) << "a secret is in the database files";
   }
 }
 

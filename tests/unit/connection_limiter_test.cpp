@@ -36,6 +36,25 @@ TEST(ConnectionLimiter, TotalBound) {
   EXPECT_EQ(limiter->open(), 3u);
 }
 
+TEST(ConnectionLimiter, TrustedProxyIsExemptFromThePerAddressBoundOnly) {
+  auto limiter = std::make_shared<ConnectionLimiter>(4, 1);
+  std::vector<SlotPtr> slots;
+  for (int i = 0; i < 3; ++i) {
+    slots.push_back(limiter->try_acquire("proxy", false));
+    ASSERT_NE(slots.back(), nullptr) << i;
+  }
+  // The exemption is per call: a bounded acquire from the same address is refused.
+  EXPECT_EQ(limiter->try_acquire("proxy"), nullptr);
+  slots.push_back(limiter->try_acquire("client"));
+  ASSERT_NE(slots.back(), nullptr);
+  // The total still applies to the proxy.
+  EXPECT_EQ(limiter->try_acquire("proxy", false), nullptr);
+  EXPECT_EQ(limiter->open(), 4u);
+  slots.clear();
+  EXPECT_EQ(limiter->open(), 0u);
+  EXPECT_NE(limiter->try_acquire("proxy"), nullptr);
+}
+
 TEST(ConnectionLimiter, RefusalsDoNotHoldSlots) {
   auto limiter = std::make_shared<ConnectionLimiter>(2, 1);
   auto a = limiter->try_acquire("a");

@@ -293,3 +293,26 @@ TEST(Settings, RateLimitAcceptsFractionsAndRejectsNonsense) {
 
 }  // namespace
 }  // namespace switchboard
+
+namespace switchboard {
+namespace {
+
+TEST(Settings, QuotedFileValueMayHoldAHash) {
+  TempDir dir;
+  auto path = write_file(dir, "sb.conf",
+                         "turn_urls = turn:t.example:3478\n"
+                         "turn_secret = \"s3cr#t with spaces\"   # a comment after it\n");
+  Settings s = expect_settings(load({"--config", path.c_str()}));
+  EXPECT_EQ(s.turn_secret, "s3cr#t with spaces");
+}
+
+TEST(Settings, UnterminatedOrTrailingQuoteIsAnError) {
+  TempDir dir;
+  auto open = write_file(dir, "a.conf", "turn_secret = \"never closed\n");
+  EXPECT_NE(expect_error(load({"--config", open.c_str()})).find("a.conf:1"), std::string::npos);
+  auto trailing = write_file(dir, "b.conf", "turn_secret = \"x\" y\n");
+  EXPECT_NE(expect_error(load({"--config", trailing.c_str()})).find("b.conf:1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace switchboard

@@ -31,11 +31,13 @@ class ConnectionLimiter : public std::enable_shared_from_this<ConnectionLimiter>
   ConnectionLimiter(std::size_t max_total, std::size_t max_per_address)
       : max_total_(max_total), max_per_address_(max_per_address) {}
 
-  /// A slot for a connection from `address`, or nullptr when a bound is reached.
-  std::unique_ptr<Slot> try_acquire(const std::string& address) {
+  /// A slot for a connection from `address`, or nullptr when a bound is reached. A trusted
+  /// reverse proxy carries many clients' connections, so it is exempt from the per-address
+  /// bound (`per_address_bound` false) though not from the total.
+  std::unique_ptr<Slot> try_acquire(const std::string& address, bool per_address_bound = true) {
     std::lock_guard lock(mutex_);
     auto& n = per_address_[address];
-    if (total_ >= max_total_ || n >= max_per_address_) {
+    if (total_ >= max_total_ || (per_address_bound && n >= max_per_address_)) {
       if (n == 0) per_address_.erase(address);
       return nullptr;
     }

@@ -40,7 +40,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void write(HttpResponse response, bool keep_alive);
   void on_write(bool keep_alive, boost::system::error_code ec);
   void close();
-  HttpRequest lift(const Request& req) const;
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;

@@ -42,6 +42,8 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void begin_close(CloseCode code, const std::string& reason);
   void do_close();
   void finish();
+  /// Leaves the hub (and so every room) once; strand only.
+  void leave_hub();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
