@@ -111,6 +111,34 @@ std::optional<SignalFailure> check_relay_payload(MsgType type, const json& paylo
   return std::nullopt;
 }
 
+/// Members of the top-level object in `text` as written, duplicates included: a comma scan
+/// outside strings at depth 1. Compared with the parsed object's size it reveals duplicate
+/// keys, which different JSON parsers resolve differently.
+std::size_t written_members(std::string_view text) {
+  std::size_t depth = 0;
+  std::size_t commas = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    } else if (c == ',' && depth == 1) {
+      ++commas;
+    }
+  }
+  return commas + 1;
+}
+
 SharedText share(const json& j) {
   return std::make_shared<const std::string>(j.dump());
 }
@@ -241,6 +269,24 @@ SharedText make_error(const SignalFailure& f) {
   json type = f.msg_type ? json(*f.msg_type) : json(nullptr);
   return share(server_envelope(
       MsgType::error, {{"code", to_string(f.code)}, {"message", f.message}, {"msg_type", type}}));
+}
+
+SharedText make_relay(std::string_view text, const ClientMessage& m, UserId sender) {
+  auto open = text.find_first_not_of(" \t\r\n");
+  auto first_member = text.find_first_not_of(" \t\r\n", open + 1);
+  // Splice only what every parser reads the same way: no `from` of its own, no duplicate
+  // keys (the target must see exactly what we checked).
+  bool splice = !m.envelope.contains("from") && open != std::string_view::npos &&
+                text[open] == '{' && first_member != std::string_view::npos &&
+                text[first_member] != '}' && written_members(text) == m.envelope.size();
+  if (!splice) return make_relay(m.envelope, sender);
+  std::string out;
+  out.reserve(text.size() + 32);
+  out += "{\"from\":";
+  out += std::to_string(sender);
+  out += ',';
+  out.append(text.substr(open + 1));
+  return std::make_shared<const std::string>(std::move(out));
 }
 
 SharedText make_relay(json envelope, UserId sender) {

@@ -127,8 +127,8 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
     peer.deliver(make_error({*error, describe(*error), type}));
     return;
   }
-  // Serialise the relayed message outside the lock: it is the largest piece of work here.
-  if (relay_target) relay_target->deliver(make_relay(std::move(m.envelope), me));
+  // Build the relayed message outside the lock: it is the largest piece of work here.
+  if (relay_target) relay_target->deliver(make_relay(text, m, me));
   out.send();
 }
 

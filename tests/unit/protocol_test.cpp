@@ -470,3 +470,48 @@ TEST(Protocol, PeerEventShapes) {
 
 }  // namespace
 }  // namespace switchboard
+
+namespace switchboard {
+namespace {
+
+TEST(Protocol, RelayFromTextKeepsTheSendersBytes) {
+  std::string text =
+      R"(  {"msg_type":2, "to":7,"payload":{"room_id":"r","sdp":{"type":"offer","sdp":"v=0 1.50"},"n":1.50}})";
+  auto parsed = parse_client_message(text, 42, 64);
+  ASSERT_TRUE(parsed.ok());
+  auto relayed = make_relay(text, parsed.value(), 42);
+  // The sender's bytes follow the spliced-in `from` unchanged (1.50 stays 1.50).
+  EXPECT_EQ(*relayed, "{\"from\":42," + text.substr(3));
+  auto j = nlohmann::json::parse(*relayed);
+  EXPECT_EQ(j["from"], 42);
+  EXPECT_EQ(j["payload"]["sdp"]["sdp"], "v=0 1.50");
+}
+
+TEST(Protocol, RelayFromTextWithOwnFromIsReserialised) {
+  std::string text =
+      R"({"from":42,"msg_type":3,"to":7,"payload":{"room_id":"r","candidate":null}})";
+  auto parsed = parse_client_message(text, 42, 64);
+  ASSERT_TRUE(parsed.ok());
+  auto j = nlohmann::json::parse(*make_relay(text, parsed.value(), 42));
+  EXPECT_EQ(j, nlohmann::json::parse(text));
+}
+
+}  // namespace
+}  // namespace switchboard
+
+namespace switchboard {
+namespace {
+
+TEST(Protocol, RelayFromTextWithDuplicateKeysIsReserialised) {
+  std::string text =
+      R"({"msg_type":12,"msg_type":3,"to":7,"payload":{"room_id":"r","candidate":null}})";
+  auto parsed = parse_client_message(text, 42, 64);
+  ASSERT_TRUE(parsed.ok());
+  auto relayed = *make_relay(text, parsed.value(), 42);
+  // One msg_type only, the one the server checked.
+  EXPECT_EQ(relayed.find("\"msg_type\":12"), std::string::npos) << relayed;
+  EXPECT_EQ(nlohmann::json::parse(relayed)["msg_type"], 3);
+}
+
+}  // namespace
+}  // namespace switchboard

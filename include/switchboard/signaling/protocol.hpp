@@ -82,5 +82,9 @@ SharedText make_peer_left(const std::string& room_id, UserId user, UserId host);
 SharedText make_error(const SignalFailure& failure);
 /// The relayed envelope with `from` set to the sender.
 SharedText make_relay(nlohmann::json envelope, UserId sender);
+/// The same message built from the sender's own text, `text` being what parsed into `m`:
+/// when the sender wrote no `from`, it is spliced in front of the sender's bytes, so the
+/// target gets the payload byte for byte and the server never re-serialises it.
+SharedText make_relay(std::string_view text, const ClientMessage& m, UserId sender);
 
 }  // namespace switchboard
