@@ -144,6 +144,9 @@ void Server::run() {
   for (unsigned i = 1; i < s.io_thread_count(); ++i) threads.emplace_back([&s] { s.ioc.run(); });
   s.ioc.run();
   for (auto& t : threads) t.join();
+  // Handlers the io_context still holds (after a grace-period stop) are destroyed with it,
+  // after the strand the idle callback posts to: nothing may call back into us from there.
+  s.limiter->on_idle({});
   s.pool.join();
   spdlog::info("stopped");
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -58,11 +60,15 @@ void HttpSession::do_read() {
 
 void HttpSession::on_read(boost::system::error_code ec) {
   reading_ = false;
+  // After a request we refused mid-read, the client may still be sending it: read and
+  // discard the rest before closing, or the close resets the connection and the client never
+  // sees our answer.
   if (ec == http::error::header_limit) {
-    keep_alive_ = false;
+    drain_before_close_ = true;
     return write(error_response(431, "headers_too_large", "Request headers are too large."), false);
   }
   if (ec == http::error::body_limit) {
+    drain_before_close_ = true;
     return write(error_response(413, "body_too_large", "Request body is too large."), false);
   }
   if (ec) {
@@ -72,6 +78,7 @@ void HttpSession::on_read(boost::system::error_code ec) {
                        ec != http::error::end_of_stream && ec != http::error::partial_message;
     if (parse_error) {
       spdlog::debug("http {}: malformed request: {}", peer_address_, ec.message());
+      drain_before_close_ = true;
       return write(error_response(400, "bad_request", "Malformed HTTP request."), false);
     }
     return close();
@@ -185,7 +192,23 @@ void HttpSession::on_write(bool keep_alive, boost::system::error_code ec) {
 void HttpSession::close() {
   boost::system::error_code ignored;
   stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
-  stream_.close();
+  if (!drain_before_close_) return stream_.close();
+  drain_before_close_ = false;
+  // A lingering close, bounded in time and bytes.
+  stream_.expires_after(std::chrono::seconds(2));
+  drain();
+}
+
+void HttpSession::drain() {
+  constexpr std::size_t kMaxDrain = 1 << 20;
+  if (drained_ >= kMaxDrain) return stream_.close();
+  auto chunk = std::make_shared<std::array<char, 4096>>();
+  stream_.async_read_some(net::buffer(*chunk),
+                          [self = shared_from_this(), chunk](auto ec, std::size_t n) {
+                            self->drained_ += n;
+                            if (ec) return self->stream_.close();
+                            self->drain();
+                          });
 }
 
 void HttpSessionSet::add(const std::shared_ptr<HttpSession>& s) {

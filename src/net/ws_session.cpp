@@ -163,11 +163,15 @@ void WsSession::do_write() {
 void WsSession::on_write(boost::system::error_code ec) {
   in_flight_.reset();
   if (ec) {
-    // The socket is broken; the pending read fails too and finishes the session.
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-    writing_ = false;
-    queue_.clear();
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+      writing_ = false;
+      queue_.clear();
+    }
+    // The connection is broken: make sure the pending read fails now, which finishes the
+    // session (rather than the close guard, seconds later).
+    beast::get_lowest_layer(ws_).close();
     return;
   }
   do_write();
@@ -190,6 +194,7 @@ void WsSession::start_close(CloseCode code, std::string_view reason, bool flush)
 }
 
 void WsSession::begin_close(CloseCode code, const std::string& reason) {
+  if (finished_) return;  // the connection ended first: nothing left to close
   close_code_ = code;
   close_reason_ = reason;
   // It will receive nothing more, so its rooms learn now that it is gone, not when the
@@ -211,7 +216,7 @@ void WsSession::begin_close(CloseCode code, const std::string& reason) {
 }
 
 void WsSession::do_close() {
-  if (close_started_) return;
+  if (close_started_ || finished_) return;
   close_started_ = true;
   ws_.async_close(
       websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
@@ -219,6 +224,7 @@ void WsSession::do_close() {
 }
 
 void WsSession::finish() {
+  finished_ = true;
   close_guard_.cancel();
   {
     std::lock_guard lock(mutex_);

@@ -40,6 +40,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void write(HttpResponse response, bool keep_alive);
   void on_write(bool keep_alive, boost::system::error_code ec);
   void close();
+  void drain();
 
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
@@ -51,6 +52,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool close_after_ = false;  // shutdown asked: no keep-alive after the current response
   bool head_request_ = false;
   bool keep_alive_ = false;
+  bool drain_before_close_ = false;  // the refused request may still be arriving
+  std::size_t drained_ = 0;
   std::shared_ptr<void> response_;  // the response being written
 };
 

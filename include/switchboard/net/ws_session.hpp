@@ -56,6 +56,7 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   CloseCode close_code_ = CloseCode::going_away;  // strand only
   std::string close_reason_;                      // strand only
   bool connected_ = false;                        // strand only: registered with the hub
+  bool finished_ = false;                         // strand only: the connection has ended
 
   std::mutex mutex_;  // guards the queue and the flags below; deliver() comes from any thread
   std::deque<SharedText> queue_;
