@@ -64,8 +64,12 @@ StaticFiles::StaticFiles(const std::string& root, std::size_t max_total_bytes) {
     unsigned char digest[crypto_generichash_BYTES_MIN];
     crypto_generichash(digest, sizeof digest, reinterpret_cast<const unsigned char*>(bytes->data()),
                        bytes->size(), nullptr, 0);
-    files_["/" + relative] = File{bytes, content_type_for(relative),
-                                  "\"" + base64url_encode({digest, sizeof digest}) + "\""};
+    std::string etag = "\"";
+    etag += base64url_encode({digest, sizeof digest});
+    etag += '"';
+    std::string url_path = "/";
+    url_path += relative;
+    files_[url_path] = File{bytes, content_type_for(relative), std::move(etag)};
   }
   spdlog::info("serving {} static files ({} bytes) from {}", files_.size(), total, root);
 }

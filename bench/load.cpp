@@ -1,0 +1,953 @@
+#include "load.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "histogram.hpp"
+#include "proc_stats.hpp"
+
+namespace switchboard::bench {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = net::ip::tcp;
+using nlohmann::json;
+
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void sleep_until_ns(std::int64_t t) {
+  auto left = t - now_ns();
+  if (left > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(left));
+}
+
+constexpr std::int64_t kSecond = 1'000'000'000;
+
+std::int64_t seconds_ns(double s) {
+  return static_cast<std::int64_t>(s * 1e9);
+}
+
+std::string random_hex(std::size_t n) {
+  std::random_device rd;
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += "0123456789abcdef"[rd() % 16];
+  return out;
+}
+
+class Conn;
+
+/// What a worker hears from its connections, on its own thread.
+class Listener {
+ public:
+  virtual ~Listener() = default;
+  virtual void on_message(Conn& conn, std::string_view text) = 0;
+  virtual void on_failure(Conn& conn, std::string_view what, beast::error_code ec) = 0;
+};
+
+/// One client WebSocket: connect, upgrade, read forever, and write one message at a time
+/// from a queue. Lives on one single-threaded io_context, so it needs no locks.
+class Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  Conn(net::io_context& ioc, Listener& listener, std::size_t index)
+      : ws_(ioc), listener_(listener), index_(index) {}
+
+  std::size_t index() const { return index_; }
+  std::int64_t started_ns() const { return started_ns_; }
+
+  void open(const tcp::endpoint& ep, std::string host, std::string target, Headers headers) {
+    started_ns_ = now_ns();
+    ws_.set_option(
+        websocket::stream_base::decorator([h = std::move(headers)](websocket::request_type& req) {
+          req.set(http::field::user_agent, "switchboard-bench");
+          for (const auto& [name, value] : h) req.set(name, value);
+        }));
+    ws_.auto_fragment(false);
+    ws_.read_message_max(1 << 20);
+    beast::get_lowest_layer(ws_).async_connect(
+        ep, [self = shared_from_this(), host = std::move(host), target = std::move(target)](
+                beast::error_code ec) mutable { self->on_connect(ec, host, target); });
+  }
+
+  void send(std::string message) {
+    if (dead_) return;
+    queue_.push_back(std::move(message));
+    if (!writing_) do_write();
+  }
+
+  void abort() {
+    dead_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).close(ignored);
+  }
+
+ private:
+  void on_connect(beast::error_code ec, const std::string& host, const std::string& target) {
+    if (ec) return fail("connect", ec);
+    beast::get_lowest_layer(ws_).set_option(tcp::no_delay(true), ec);
+    ws_.async_handshake(
+        host, target, [self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) return fail("handshake", ec);
+    ws_.text(true);
+    do_read();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return fail("read", ec);
+    auto data = buffer_.cdata();
+    listener_.on_message(*this,
+                         std::string_view(static_cast<const char*>(data.data()), data.size()));
+    buffer_.consume(buffer_.size());
+    if (!dead_) do_read();
+  }
+
+  void do_write() {
+    writing_ = true;
+    ws_.async_write(
+        net::buffer(queue_.front()),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    if (ec) return fail("write", ec);
+    queue_.pop_front();
+    if (queue_.empty() || dead_) {
+      writing_ = false;
+    } else {
+      do_write();
+    }
+  }
+
+  void fail(std::string_view what, beast::error_code ec) {
+    if (dead_) return;
+    dead_ = true;
+    listener_.on_failure(*this, what, ec);
+  }
+
+  websocket::stream<tcp::socket> ws_;
+  beast::flat_buffer buffer_;
+  std::deque<std::string> queue_;
+  Listener& listener_;
+  std::size_t index_;
+  std::int64_t started_ns_ = 0;
+  bool writing_ = false;
+  bool dead_ = false;
+};
+
+/// State the main thread and the workers share.
+struct Shared {
+  std::atomic<std::int64_t> window_start{std::numeric_limits<std::int64_t>::max()};
+  std::atomic<std::int64_t> window_end{std::numeric_limits<std::int64_t>::max()};
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> ready{0};
+  std::atomic<std::size_t> failed{0};
+
+  bool in_window(std::int64_t t) const {
+    return t >= window_start.load(std::memory_order_relaxed) &&
+           t < window_end.load(std::memory_order_relaxed);
+  }
+};
+
+/// Counters of one worker, merged after the run.
+struct Stats {
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;  // in the measured window
+  std::uint64_t errors = 0;
+  std::uint64_t failures = 0;
+  std::int64_t last_ready_ns = 0;
+  std::string first_problem;
+  Histogram latency;
+
+  void merge(const Stats& o) {
+    sent += o.sent;
+    received += o.received;
+    errors += o.errors;
+    failures += o.failures;
+    last_ready_ns = std::max(last_ready_ns, o.last_ready_ns);
+    if (first_problem.empty()) first_problem = o.first_problem;
+    latency.merge(o.latency);
+  }
+};
+
+/// Where the server listens.
+struct Target {
+  tcp::endpoint endpoint;
+  std::string host;  // Host header: "127.0.0.1:PORT"
+};
+
+/// One io_context per thread, each run by its own thread: connections never migrate, so a
+/// pair's two ends and the worker that drives them share one thread and need no locks.
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(unsigned n) {
+    for (unsigned i = 0; i < n; ++i) {
+      contexts_.push_back(std::make_unique<net::io_context>(1));
+      guards_.emplace_back(net::make_work_guard(*contexts_.back()));
+    }
+  }
+  ~ThreadGroup() { stop(); }
+  ThreadGroup(const ThreadGroup&) = delete;
+  ThreadGroup& operator=(const ThreadGroup&) = delete;
+
+  net::io_context& context(unsigned i) { return *contexts_[i]; }
+  unsigned size() const { return static_cast<unsigned>(contexts_.size()); }
+
+  void start() {
+    for (auto& c : contexts_) threads_.emplace_back([ctx = c.get()] { ctx->run(); });
+  }
+
+  void stop() {
+    guards_.clear();
+    for (auto& c : contexts_) c->stop();
+    for (auto& t : threads_) t.join();
+    threads_.clear();
+  }
+
+ private:
+  std::vector<std::unique_ptr<net::io_context>> contexts_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
+  std::vector<std::thread> threads_;
+};
+
+/// A worker: opens its connections with a bounded number of handshakes in flight, and
+/// counts what the connections report. Scenarios derive from it.
+class Worker : public Listener {
+ public:
+  Worker(net::io_context& ioc, const Options& opt, const Adapter& adapter, Shared& shared,
+         const Target& target, std::size_t open_limit)
+      : ioc_(ioc),
+        opt_(opt),
+        adapter_(adapter),
+        shared_(shared),
+        target_(target),
+        open_limit_(std::max<std::size_t>(open_limit, 1)) {}
+
+  Stats stats;
+
+  void begin() {
+    net::post(ioc_, [this] { open_more(); });
+  }
+
+  void finish() {
+    net::post(ioc_, [this] {
+      on_finish();
+      for (auto& c : conns_) c->abort();
+    });
+  }
+
+  void on_failure(Conn& conn, std::string_view what, beast::error_code ec) override {
+    if (shared_.stop.load() || ec == net::error::operation_aborted) return;
+    ++stats.failures;
+    if (stats.first_problem.empty()) {
+      stats.first_problem = std::string(what) + " failed on connection " +
+                            std::to_string(conn.index()) + ": " + ec.message();
+    }
+    if (!welcomed_.at(conn.index())) {
+      shared_.failed.fetch_add(1);
+      --opening_;
+      open_more();
+    }
+  }
+
+ protected:
+  /// The accounts of this worker's connections, in connection order.
+  void set_accounts(std::vector<const Account*> accounts) {
+    accounts_ = std::move(accounts);
+    welcomed_.assign(accounts_.size(), false);
+    conns_.reserve(accounts_.size());
+    for (std::size_t i = 0; i < accounts_.size(); ++i) {
+      conns_.push_back(std::make_shared<Conn>(ioc_, *this, i));
+    }
+  }
+
+  /// Called once the server has greeted connection `i` (Welcome, or PeerJS OPEN).
+  virtual void on_welcome(std::size_t i) = 0;
+  virtual void on_finish() {}
+
+  /// Classifies a message; returns it for the scenario, having handled the common kinds.
+  Incoming common(Conn& conn, std::string_view text) {
+    auto in = adapter_.classify(text);
+    if (in.kind == Incoming::Kind::welcome && !welcomed_[conn.index()]) {
+      welcomed_[conn.index()] = true;
+      --opening_;
+      on_welcome(conn.index());
+      open_more();
+    } else if (in.kind == Incoming::Kind::error) {
+      ++stats.errors;
+      if (stats.first_problem.empty()) stats.first_problem = "server error: " + in.detail;
+    }
+    return in;
+  }
+
+  void open_more() {
+    while (opening_ < open_limit_ && next_open_ < conns_.size() && !shared_.stop.load()) {
+      const Account& me = *accounts_[next_open_];
+      conns_[next_open_]->open(target_.endpoint, target_.host, adapter_.ws_target(me),
+                               adapter_.ws_headers(me));
+      ++next_open_;
+      ++opening_;
+    }
+  }
+
+  net::io_context& ioc_;
+  const Options& opt_;
+  const Adapter& adapter_;
+  Shared& shared_;
+  const Target& target_;
+  std::vector<const Account*> accounts_;
+  std::vector<std::shared_ptr<Conn>> conns_;
+  std::vector<bool> welcomed_;
+
+ private:
+  std::size_t open_limit_;
+  std::size_t opening_ = 0;
+  std::size_t next_open_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// relay: pairs of connections exchanging SDP- and ICE-sized messages.
+
+/// Connections 2p and 2p+1 are the two ends ("A", the room's creator, and "B") of pair p.
+class RelayWorker final : public Worker {
+ public:
+  RelayWorker(net::io_context& ioc, const Options& opt, const Adapter& adapter, Shared& shared,
+              const Target& target, std::size_t open_limit,
+              const std::vector<std::pair<const Account*, const Account*>>& pairs)
+      : Worker(ioc, opt, adapter, shared, target, open_limit), timer_(ioc) {
+    std::vector<const Account*> accounts;
+    for (const auto& [a, b] : pairs) {
+      accounts.push_back(a);
+      accounts.push_back(b);
+    }
+    set_accounts(std::move(accounts));
+    sides_.resize(conns_.size());
+    rooms_.resize(pairs.size());
+  }
+
+  void start_traffic(std::int64_t t0) {
+    net::post(ioc_, [this, t0] {
+      if (opt_.mode == "open") {
+        t0_ = t0;
+        rate_per_ns_ = opt_.rate / static_cast<double>(shared_threads()) / 1e9;
+        tick();
+      } else {
+        auto now = now_ns();
+        for (std::size_t i = 0; i < sides_.size(); ++i) {
+          for (unsigned w = 0; w < opt_.window; ++w) send_next(i, now);
+        }
+      }
+    });
+  }
+
+  void set_thread_count(unsigned n) { threads_ = n; }
+
+  void on_message(Conn& conn, std::string_view text) override {
+    std::size_t i = conn.index();
+    auto in = common(conn, text);
+    switch (in.kind) {
+      case Incoming::Kind::relay: {
+        auto now = now_ns();
+        if (shared_.in_window(now)) {
+          ++stats.received;
+          stats.latency.record(now - in.sent_ns);
+        }
+        if (opt_.mode != "open") send_next(i, now);
+        break;
+      }
+      case Incoming::Kind::room_created:
+        rooms_[i / 2] = in.room_id;
+        if (welcomed_[i + 1]) conns_[i + 1]->send(adapter_.join_room(in.room_id));
+        break;
+      case Incoming::Kind::room_joined:
+        if (i % 2 == 1) pair_ready(i / 2);
+        break;
+      default:
+        break;
+    }
+  }
+
+ private:
+  struct Side {
+    std::string sdp_prefix;
+    std::string ice_prefix;
+    std::uint64_t seq = 0;
+    bool ready = false;
+  };
+
+  unsigned shared_threads() const { return threads_; }
+
+  void on_welcome(std::size_t i) override {
+    std::size_t p = i / 2;
+    if (!adapter_.has_rooms()) {
+      if (welcomed_[2 * p] && welcomed_[2 * p + 1]) pair_ready(p);
+    } else if (i % 2 == 0) {
+      conns_[i]->send(adapter_.create_room());
+    } else if (!rooms_[p].empty()) {
+      conns_[i]->send(adapter_.join_room(rooms_[p]));
+    }
+  }
+
+  void on_finish() override { timer_.cancel(); }
+
+  void pair_ready(std::size_t p) {
+    for (std::size_t i : {2 * p, 2 * p + 1}) {
+      const Account& peer = *accounts_[i ^ 1];
+      sides_[i].sdp_prefix = adapter_.relay_prefix(RelayKind::sdp, peer, rooms_[p]);
+      sides_[i].ice_prefix = adapter_.relay_prefix(RelayKind::ice, peer, rooms_[p]);
+      sides_[i].ready = true;
+    }
+    stats.last_ready_ns = now_ns();
+    shared_.ready.fetch_add(1);
+  }
+
+  /// One message from side i to its peer: every fifth an SDP (~3 KB), the rest ICE (~350 B),
+  /// the mix of a negotiation with trickle ICE.
+  void send_next(std::size_t i, std::int64_t stamp) {
+    if (shared_.stop.load(std::memory_order_relaxed)) return;
+    Side& s = sides_[i];
+    if (!s.ready) return;
+    const std::string& prefix = s.seq++ % 5 == 0 ? s.sdp_prefix : s.ice_prefix;
+    std::string message;
+    message.reserve(prefix.size() + 24);
+    message += prefix;
+    message += std::to_string(stamp);
+    message += adapter_.relay_suffix();
+    conns_[i]->send(std::move(message));
+    ++stats.sent;
+  }
+
+  /// Open loop: every millisecond, send what the schedule says is due, stamped with the time
+  /// it was due (so a late generator shows up as latency, not as a lower rate).
+  void tick() {
+    if (shared_.stop.load()) return;
+    auto now = now_ns();
+    auto due = static_cast<double>(now - t0_) * rate_per_ns_;
+    while (static_cast<double>(scheduled_) < due && !sides_.empty()) {
+      auto stamp = t0_ + static_cast<std::int64_t>(static_cast<double>(scheduled_) / rate_per_ns_);
+      send_next(next_sender_, stamp);
+      next_sender_ = (next_sender_ + 1) % sides_.size();
+      ++scheduled_;
+    }
+    timer_.expires_after(std::chrono::milliseconds(1));
+    timer_.async_wait([this](beast::error_code ec) {
+      if (!ec) tick();
+    });
+  }
+
+  std::vector<Side> sides_;
+  std::vector<std::string> rooms_;
+  net::steady_timer timer_;
+  unsigned threads_ = 1;
+  std::int64_t t0_ = 0;
+  double rate_per_ns_ = 0;
+  std::uint64_t scheduled_ = 0;
+  std::size_t next_sender_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------
+// connect / idle: open and authenticate connections as fast as the server admits them.
+
+class ConnectWorker final : public Worker {
+ public:
+  ConnectWorker(net::io_context& ioc, const Options& opt, const Adapter& adapter, Shared& shared,
+                const Target& target, std::size_t open_limit, std::vector<const Account*> accounts)
+      : Worker(ioc, opt, adapter, shared, target, open_limit) {
+    set_accounts(std::move(accounts));
+  }
+
+  void on_message(Conn& conn, std::string_view text) override { common(conn, text); }
+
+ private:
+  void on_welcome(std::size_t i) override {
+    auto now = now_ns();
+    stats.latency.record(now - conns_[i]->started_ns());
+    stats.last_ready_ns = now;
+    shared_.ready.fetch_add(1);
+  }
+};
+
+// ---------------------------------------------------------------------------------------
+// rooms: create / join / leave / leave cycles, one room at a time per pair.
+
+class RoomsWorker final : public Worker {
+ public:
+  RoomsWorker(net::io_context& ioc, const Options& opt, const Adapter& adapter, Shared& shared,
+              const Target& target, std::size_t open_limit,
+              const std::vector<std::pair<const Account*, const Account*>>& pairs)
+      : Worker(ioc, opt, adapter, shared, target, open_limit) {
+    std::vector<const Account*> accounts;
+    for (const auto& [a, b] : pairs) {
+      accounts.push_back(a);
+      accounts.push_back(b);
+    }
+    set_accounts(std::move(accounts));
+    rooms_.resize(pairs.size());
+    cycle_start_.resize(pairs.size());
+  }
+
+  void start_traffic() {
+    net::post(ioc_, [this] {
+      for (std::size_t p = 0; p < rooms_.size(); ++p) begin_cycle(p);
+    });
+  }
+
+  void on_message(Conn& conn, std::string_view text) override {
+    std::size_t i = conn.index();
+    std::size_t p = i / 2;
+    auto in = common(conn, text);
+    if (i % 2 == 1) return;  // B only hears RoomJoined
+    switch (in.kind) {
+      case Incoming::Kind::room_created:
+        rooms_[p] = in.room_id;
+        conns_[i + 1]->send(adapter_.join_room(in.room_id));
+        ++stats.sent;
+        break;
+      case Incoming::Kind::peer_joined:
+        conns_[i + 1]->send(adapter_.leave_room(rooms_[p]));
+        ++stats.sent;
+        break;
+      case Incoming::Kind::peer_left: {
+        auto now = now_ns();
+        if (shared_.in_window(now)) {
+          ++stats.received;
+          stats.latency.record(now - cycle_start_[p]);
+        }
+        conns_[i]->send(adapter_.leave_room(rooms_[p]));
+        ++stats.sent;
+        begin_cycle(p);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+ private:
+  void on_welcome(std::size_t i) override {
+    std::size_t p = i / 2;
+    if (welcomed_[2 * p] && welcomed_[2 * p + 1]) {
+      stats.last_ready_ns = now_ns();
+      shared_.ready.fetch_add(1);
+    }
+  }
+
+  void begin_cycle(std::size_t p) {
+    if (shared_.stop.load(std::memory_order_relaxed)) return;
+    cycle_start_[p] = now_ns();
+    conns_[2 * p]->send(adapter_.create_room());
+    ++stats.sent;
+  }
+
+  std::vector<std::string> rooms_;
+  std::vector<std::int64_t> cycle_start_;
+};
+
+// ---------------------------------------------------------------------------------------
+// Driving a scenario from the main thread.
+
+Target make_target(const Options& opt) {
+  return {tcp::endpoint(net::ip::make_address(opt.host), opt.port),
+          opt.host + ":" + std::to_string(opt.port)};
+}
+
+/// Waits until `done` holds, polling; false after `timeout` seconds.
+bool wait_for(const std::function<bool()>& done, double timeout) {
+  auto deadline = now_ns() + seconds_ns(timeout);
+  while (!done()) {
+    if (now_ns() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+std::optional<double> server_cpu(const Options& opt) {
+  if (opt.server_pid <= 0) return std::nullopt;
+  return process_cpu_seconds(opt.server_pid);
+}
+
+std::optional<double> server_rss(const Options& opt) {
+  if (opt.server_pid <= 0) return std::nullopt;
+  return process_rss_bytes(opt.server_pid);
+}
+
+double ms(double ns) {
+  return ns / 1e6;
+}
+
+json base_result(const Options& opt, const Adapter& adapter) {
+  return json{{"server", adapter.name()},
+              {"scenario", opt.scenario},
+              {"label", opt.label},
+              {"threads", opt.threads}};
+}
+
+void add_latency(json& r, const Histogram& h, const std::string& prefix) {
+  r[prefix + "_p50_ms"] = ms(h.quantile_ns(0.50));
+  r[prefix + "_p99_ms"] = ms(h.quantile_ns(0.99));
+  r[prefix + "_p999_ms"] = ms(h.quantile_ns(0.999));
+  r[prefix + "_max_ms"] = ms(h.quantile_ns(1.0));
+}
+
+void add_problems(json& r, const Stats& s, std::vector<std::string> problems) {
+  if (s.errors > 0) problems.push_back(std::to_string(s.errors) + " errors from the server");
+  if (s.failures > 0) problems.push_back(std::to_string(s.failures) + " connection failures");
+  if (!s.first_problem.empty()) problems.push_back("first: " + s.first_problem);
+  r["errors"] = s.errors;
+  r["failures"] = s.failures;
+  r["problems"] = problems;
+  r["ok"] = problems.empty();
+}
+
+std::vector<std::pair<const Account*, const Account*>> make_pairs(
+    const std::vector<Account>& accounts, std::size_t pairs) {
+  if (accounts.size() < 2 * pairs) throw std::runtime_error("not enough accounts for the pairs");
+  std::vector<std::pair<const Account*, const Account*>> out;
+  for (std::size_t p = 0; p < pairs; ++p) out.emplace_back(&accounts[2 * p], &accounts[2 * p + 1]);
+  return out;
+}
+
+/// The measured window of a steady-state scenario: warm up, then read the server's CPU time
+/// around `duration` seconds of traffic.
+struct Window {
+  double seconds = 0;
+  std::optional<double> server_cpu;
+  double client_cpu = 0;
+};
+
+Window measure(const Options& opt, Shared& shared, std::int64_t t0) {
+  auto start = t0 + seconds_ns(opt.warmup);
+  auto end = start + seconds_ns(opt.duration);
+  shared.window_start = start;
+  shared.window_end = end;
+  sleep_until_ns(start);
+  auto cpu0 = server_cpu(opt);
+  auto own0 = own_cpu_seconds();
+  sleep_until_ns(end);
+  auto cpu1 = server_cpu(opt);
+  auto own1 = own_cpu_seconds();
+  Window w;
+  w.seconds = opt.duration;
+  if (cpu0 && cpu1) w.server_cpu = *cpu1 - *cpu0;
+  w.client_cpu = own1 - own0;
+  return w;
+}
+
+template <typename W>
+Stats collect(ThreadGroup& group, Shared& shared, std::vector<std::unique_ptr<W>>& workers) {
+  shared.stop = true;
+  for (auto& w : workers) w->finish();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  group.stop();
+  Stats total;
+  for (auto& w : workers) total.merge(w->stats);
+  return total;
+}
+
+}  // namespace
+
+nlohmann::json run_relay(const Options& opt, const Adapter& adapter,
+                         const std::vector<Account>& accounts) {
+  auto target = make_target(opt);
+  auto pairs = make_pairs(accounts, opt.pairs);
+  Shared shared;
+  ThreadGroup group(opt.threads);
+  std::vector<std::unique_ptr<RelayWorker>> workers;
+  for (unsigned t = 0; t < group.size(); ++t) {
+    std::vector<std::pair<const Account*, const Account*>> mine;
+    for (std::size_t p = t; p < pairs.size(); p += group.size()) mine.push_back(pairs[p]);
+    workers.push_back(std::make_unique<RelayWorker>(group.context(t), opt, adapter, shared, target,
+                                                    opt.concurrency / group.size(), mine));
+    workers.back()->set_thread_count(group.size());
+  }
+  group.start();
+  for (auto& w : workers) w->begin();
+  bool ready = wait_for([&] { return shared.ready == pairs.size() || shared.failed > 0; },
+                        opt.setup_timeout);
+  json r = base_result(opt, adapter);
+  r["mode"] = opt.mode;
+  r["pairs"] = opt.pairs;
+  if (!ready || shared.failed > 0) {
+    auto s = collect(group, shared, workers);
+    add_problems(r, s,
+                 {"set-up did not complete: " + std::to_string(shared.ready.load()) + " of " +
+                  std::to_string(pairs.size()) + " pairs ready"});
+    return r;
+  }
+  auto t0 = now_ns();
+  for (auto& w : workers) w->start_traffic(t0);
+  auto window = measure(opt, shared, t0);
+  auto s = collect(group, shared, workers);
+
+  if (opt.mode == "open") {
+    r["offered_per_sec"] = opt.rate;
+  } else {
+    r["window"] = opt.window;
+  }
+  r["seconds"] = window.seconds;
+  r["messages"] = s.received;
+  r["messages_per_sec"] = static_cast<double>(s.received) / window.seconds;
+  add_latency(r, s.latency, "latency");
+  if (window.server_cpu && s.received > 0) {
+    r["server_cpu_seconds"] = *window.server_cpu;
+    r["server_cpu_cores"] = *window.server_cpu / window.seconds;
+    r["server_cpu_us_per_msg"] = *window.server_cpu / static_cast<double>(s.received) * 1e6;
+  }
+  r["client_cpu_cores"] = window.client_cpu / window.seconds;
+  std::vector<std::string> problems;
+  if (s.received == 0) problems.push_back("no message was relayed in the measured window");
+  if (opt.mode == "open" && static_cast<double>(s.received) < 0.9 * opt.rate * window.seconds) {
+    problems.push_back("delivered less than 90% of the offered rate");
+  }
+  add_problems(r, s, problems);
+  return r;
+}
+
+nlohmann::json run_connect(const Options& opt, const Adapter& adapter,
+                           const std::vector<Account>& accounts, bool idle) {
+  auto target = make_target(opt);
+  if (accounts.size() < opt.connections) throw std::runtime_error("not enough accounts");
+  Shared shared;
+  ThreadGroup group(opt.threads);
+  std::vector<std::unique_ptr<ConnectWorker>> workers;
+  for (unsigned t = 0; t < group.size(); ++t) {
+    std::vector<const Account*> mine;
+    for (std::size_t i = t; i < opt.connections; i += group.size()) mine.push_back(&accounts[i]);
+    workers.push_back(std::make_unique<ConnectWorker>(group.context(t), opt, adapter, shared,
+                                                      target, opt.concurrency / group.size(),
+                                                      std::move(mine)));
+  }
+  json r = base_result(opt, adapter);
+  r["connections"] = opt.connections;
+  r["concurrency"] = opt.concurrency;
+  auto rss_before = server_rss(opt);
+  group.start();
+  auto t0 = now_ns();
+  for (auto& w : workers) w->begin();
+  bool done =
+      wait_for([&] { return shared.ready + shared.failed >= opt.connections; }, opt.setup_timeout);
+  std::optional<double> rss_after;
+  if (idle && done) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(opt.settle * 1000)));
+    rss_after = server_rss(opt);
+  }
+  // Everything is read before the connections close, so the server still holds them all.
+  std::size_t open = shared.ready.load();
+  auto s = collect(group, shared, workers);
+  auto elapsed = static_cast<double>(s.last_ready_ns - t0) / 1e9;
+  r["connected"] = open;
+  r["seconds"] = elapsed;
+  r["connections_per_sec"] = elapsed > 0 ? static_cast<double>(open) / elapsed : 0;
+  add_latency(r, s.latency, "setup");
+  if (rss_before && rss_after && open > 0) {
+    r["server_rss_before_bytes"] = *rss_before;
+    r["server_rss_after_bytes"] = *rss_after;
+    r["server_rss_per_conn_bytes"] = (*rss_after - *rss_before) / static_cast<double>(open);
+  }
+  std::vector<std::string> problems;
+  if (!done) problems.push_back("timed out with " + std::to_string(open) + " connected");
+  if (open < opt.connections) {
+    problems.push_back(std::to_string(opt.connections - open) + " connections not established");
+  }
+  add_problems(r, s, problems);
+  return r;
+}
+
+nlohmann::json run_rooms(const Options& opt, const Adapter& adapter,
+                         const std::vector<Account>& accounts) {
+  json r = base_result(opt, adapter);
+  if (!adapter.has_rooms()) {
+    r["problems"] = json::array({"this server has no rooms"});
+    r["ok"] = false;
+    return r;
+  }
+  auto target = make_target(opt);
+  auto pairs = make_pairs(accounts, opt.pairs);
+  Shared shared;
+  ThreadGroup group(opt.threads);
+  std::vector<std::unique_ptr<RoomsWorker>> workers;
+  for (unsigned t = 0; t < group.size(); ++t) {
+    std::vector<std::pair<const Account*, const Account*>> mine;
+    for (std::size_t p = t; p < pairs.size(); p += group.size()) mine.push_back(pairs[p]);
+    workers.push_back(std::make_unique<RoomsWorker>(group.context(t), opt, adapter, shared, target,
+                                                    opt.concurrency / group.size(), mine));
+  }
+  group.start();
+  for (auto& w : workers) w->begin();
+  bool ready = wait_for([&] { return shared.ready == pairs.size() || shared.failed > 0; },
+                        opt.setup_timeout);
+  r["pairs"] = opt.pairs;
+  if (!ready || shared.failed > 0) {
+    auto s = collect(group, shared, workers);
+    add_problems(r, s, {"set-up did not complete"});
+    return r;
+  }
+  auto t0 = now_ns();
+  for (auto& w : workers) w->start_traffic();
+  auto window = measure(opt, shared, t0);
+  auto s = collect(group, shared, workers);
+  r["seconds"] = window.seconds;
+  r["cycles"] = s.received;
+  r["cycles_per_sec"] = static_cast<double>(s.received) / window.seconds;
+  // A cycle is CreateRoom, JoinRoom and two LeaveRooms.
+  r["room_ops_per_sec"] = 4.0 * static_cast<double>(s.received) / window.seconds;
+  add_latency(r, s.latency, "cycle");
+  if (window.server_cpu && s.received > 0) {
+    r["server_cpu_cores"] = *window.server_cpu / window.seconds;
+    r["server_cpu_us_per_cycle"] = *window.server_cpu / static_cast<double>(s.received) * 1e6;
+  }
+  std::vector<std::string> problems;
+  if (s.received == 0) problems.push_back("no room cycle completed in the measured window");
+  add_problems(r, s, problems);
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// Accounts.
+
+namespace {
+
+/// POST /register over one kept-alive connection per thread; set-up only, so synchronous.
+class Registrar {
+ public:
+  explicit Registrar(const Options& opt) : opt_(opt) {}
+
+  Account register_user(const std::string& name) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return try_register(name);
+      } catch (const std::exception& e) {
+        stream_.reset();
+        if (attempt >= 5) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100 << attempt));
+      }
+    }
+  }
+
+ private:
+  Account try_register(const std::string& name) {
+    if (!stream_) {
+      stream_ = std::make_unique<beast::tcp_stream>(ioc_);
+      stream_->connect(tcp::endpoint(net::ip::make_address(opt_.host), opt_.port));
+    }
+    http::request<http::string_body> req{http::verb::post, "/register", 11};
+    req.set(http::field::host, opt_.host + ":" + std::to_string(opt_.port));
+    req.set(http::field::content_type, "application/json");
+    req.keep_alive(true);
+    req.body() = json{{"Username", name}, {"Password", "bench-password-0"}}.dump();
+    req.prepare_payload();
+    http::write(*stream_, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(*stream_, buffer, res);
+    if (!res.keep_alive()) stream_.reset();
+    if (res.result() != http::status::created) {
+      throw std::runtime_error("POST /register " + name + ": " + std::to_string(res.result_int()) +
+                               " " + res.body());
+    }
+    auto j = json::parse(res.body());
+    return {name, j.at("api_key").get<std::string>(), j.at("user_id").get<std::uint64_t>()};
+  }
+
+  const Options& opt_;
+  net::io_context ioc_;
+  std::unique_ptr<beast::tcp_stream> stream_;
+};
+
+}  // namespace
+
+std::vector<Account> prepare_accounts(const Options& opt, const Adapter& adapter,
+                                      std::size_t count) {
+  std::vector<Account> accounts;
+  if (adapter.kind() == ServerKind::peerjs) {
+    auto run = random_hex(8);
+    for (std::size_t i = 0; i < count; ++i) {
+      accounts.push_back({"bench-" + run + "-" + std::to_string(i), "t" + random_hex(6), 0});
+    }
+    return accounts;
+  }
+  // The users file caches registered accounts between runs against the same database:
+  // "prefix P" on the first line, then "name id key" per line.
+  std::string prefix;
+  if (!opt.users_file.empty()) {
+    std::ifstream in(opt.users_file);
+    std::string word;
+    if (in >> word >> prefix && word == "prefix") {
+      Account a;
+      while (in >> a.name >> a.id >> a.secret) accounts.push_back(a);
+    } else {
+      prefix.clear();
+    }
+  }
+  if (prefix.empty()) prefix = "b" + random_hex(6);
+  std::size_t have = accounts.size();
+  if (have < count) {
+    std::cerr << "registering " << (count - have) << " users...\n";
+    std::vector<Account> fresh(count - have);
+    std::atomic<std::size_t> next{0};
+    std::mutex error_mutex;
+    std::string error;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        Registrar registrar(opt);
+        for (std::size_t i = next++; i < fresh.size(); i = next++) {
+          try {
+            fresh[i] = registrar.register_user(prefix + "_" + std::to_string(have + i));
+          } catch (const std::exception& e) {
+            std::lock_guard lock(error_mutex);
+            error = e.what();
+            next = fresh.size();
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    if (!error.empty()) throw std::runtime_error(error);
+    accounts.insert(accounts.end(), fresh.begin(), fresh.end());
+    if (!opt.users_file.empty()) {
+      std::ofstream out(opt.users_file, std::ios::trunc);
+      out << "prefix " << prefix << "\n";
+      for (const auto& a : accounts) out << a.name << ' ' << a.id << ' ' << a.secret << '\n';
+    }
+  }
+  accounts.resize(count);
+  return accounts;
+}
+
+}  // namespace switchboard::bench

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "adapters.hpp"
+
+namespace switchboard::bench {
+
+/// Everything the command line can set; the defaults are those of the documented runs.
+struct Options {
+  ServerKind server = ServerKind::switchboard;
+  std::string host = "127.0.0.1";
+  unsigned short port = 0;
+  std::string scenario;
+  std::string mode = "closed";  // relay: closed or open
+  unsigned pairs = 50;
+  double rate = 20000;  // relay open loop: messages/s offered, in total
+  unsigned window = 2;  // relay closed loop: messages in flight per direction of a pair
+  unsigned connections = 1000;
+  double duration = 10;  // seconds measured
+  double warmup = 2;     // seconds of traffic before the measured window
+  double settle = 3;     // idle: seconds between the last connection and the RSS reading
+  unsigned threads = 2;
+  unsigned concurrency = 256;  // connection handshakes in flight, in total
+  double setup_timeout = 120;
+  int server_pid = 0;
+  std::string users_file;
+  std::string json_file;
+  std::string label;
+};
+
+/// switchboard: users registered through POST /register (reusing those in `users_file`);
+/// PeerJS: fresh peer ids and tokens.
+std::vector<Account> prepare_accounts(const Options& opt, const Adapter& adapter,
+                                      std::size_t count);
+
+/// Each scenario returns one JSON object of figures, with "ok" and "problems".
+nlohmann::json run_relay(const Options& opt, const Adapter& adapter,
+                         const std::vector<Account>& accounts);
+nlohmann::json run_connect(const Options& opt, const Adapter& adapter,
+                           const std::vector<Account>& accounts, bool idle);
+nlohmann::json run_rooms(const Options& opt, const Adapter& adapter,
+                         const std::vector<Account>& accounts);
+
+}  // namespace switchboard::bench
