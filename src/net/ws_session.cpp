@@ -49,6 +49,15 @@ void WsSession::run(beast::http::request<beast::http::string_body> req) {
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
     res.set(beast::http::field::server, std::string("switchboard/") + kVersion);
   }));
+  // RFC 6455 defines close codes up to 4999. Beast would echo a larger one back as if it
+  // meant something; we drop such a peer instead. (The callback runs inside a read, which
+  // holds the session alive.)
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::close && ws_.reason().code >= 5000) {
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    }
+  });
   ws_.async_accept(req, [self = shared_from_this()](auto ec) { self->on_accept(ec); });
 }
 

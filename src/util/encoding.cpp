@@ -2,11 +2,20 @@
 
 #include <sodium.h>
 
+#include <cstdlib>
 #include <vector>
 
 namespace switchboard {
 
 namespace {
+// libsodium must be initialised before first use (it picks the fastest Argon2 and hash
+// implementations for this CPU and seeds its generator). Every binary that links the core
+// links this file, so doing it here covers the daemon, the tests, the fuzzers and the bench.
+[[maybe_unused]] const bool sodium_ready = [] {
+  if (sodium_init() < 0) std::abort();
+  return true;
+}();
+
 std::string sodium_base64(std::span<const std::uint8_t> bytes, int variant) {
   std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
   sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), variant);

@@ -1,0 +1,170 @@
+// Fuzzes parse_client_message, the one place client bytes become a signaling message.
+// On success the message must be one a client may send, shaped as the protocol says, and its
+// relayed form must parse back carrying the real sender; on failure the Error must name a
+// parse-level code and serialise to a well-formed Error message.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "switchboard/signaling/protocol.hpp"
+#include "switchboard/util/json_depth.hpp"
+
+namespace {
+
+using json = nlohmann::json;
+using switchboard::MsgType;
+using switchboard::SignalError;
+
+constexpr switchboard::UserId kSender = 17;
+constexpr std::size_t kMaxRoomSize = 64;
+
+[[noreturn]] void fail(const char* what, std::string_view input) {
+  std::fprintf(stderr, "invariant broken: %s\ninput (%zu bytes): %.*s\n", what, input.size(),
+               static_cast<int>(std::min<std::size_t>(input.size(), 2000)), input.data());
+  std::abort();
+}
+
+#define CHECK(cond)                 \
+  do {                              \
+    if (!(cond)) fail(#cond, text); \
+  } while (false)
+
+bool is_client_type(MsgType t) {
+  switch (t) {
+    case MsgType::create_room:
+    case MsgType::join_room:
+    case MsgType::sdp:
+    case MsgType::ice_candidate:
+    case MsgType::leave_room:
+    case MsgType::ready:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_parse_error(SignalError e) {
+  switch (e) {
+    case SignalError::bad_json:
+    case SignalError::bad_envelope:
+    case SignalError::bad_payload:
+    case SignalError::unknown_type:
+    case SignalError::forbidden:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void check_accepted(std::string_view text, const switchboard::ClientMessage& m) {
+  CHECK(is_client_type(m.type));
+  // What was accepted is a JSON object with an integer msg_type naming m.type.
+  json original = json::parse(text, nullptr, false);
+  CHECK(!original.is_discarded() && original.is_object());
+  CHECK(original.contains("msg_type") && original["msg_type"].is_number_integer());
+  CHECK(original["msg_type"].get<std::int64_t>() == static_cast<int>(m.type));
+  // A present `from` is the sender's own id, never someone else's.
+  if (original.contains("from")) {
+    CHECK(original["from"].is_number_unsigned());
+    CHECK(original["from"].get<std::uint64_t>() == kSender);
+  }
+  if (m.type == MsgType::create_room) {
+    CHECK(m.room_id.empty());
+    if (m.max_members) CHECK(*m.max_members >= 1 && *m.max_members <= kMaxRoomSize);
+    return;
+  }
+  CHECK(!m.room_id.empty() && m.room_id.size() <= 64);
+  if (m.type != MsgType::sdp && m.type != MsgType::ice_candidate) {
+    CHECK(!m.to.has_value());
+    return;
+  }
+  // Relayed types: `to` and an object envelope whose payload carries the checked fields.
+  CHECK(m.to.has_value());
+  CHECK(m.envelope.is_object());
+  CHECK(m.envelope.contains("to") && m.envelope["to"].is_number_unsigned());
+  CHECK(m.envelope["to"].get<std::uint64_t>() == *m.to);
+  CHECK(m.envelope.contains("payload"));
+  const json& payload = m.envelope.at("payload");
+  CHECK(payload.is_object());
+  CHECK(payload.contains("room_id") && payload["room_id"] == m.room_id);
+  if (m.type == MsgType::sdp) {
+    CHECK(payload.contains("sdp") && payload["sdp"].is_object());
+    const json& sdp = payload["sdp"];
+    CHECK(sdp.contains("type") && sdp["type"].is_string());
+    auto kind = sdp["type"].get<std::string>();
+    CHECK(kind == "offer" || kind == "answer" || kind == "pranswer" || kind == "rollback");
+    CHECK(sdp.contains("sdp") && sdp["sdp"].is_string());
+  } else {
+    CHECK(payload.contains("candidate"));
+    CHECK(payload["candidate"].is_object() || payload["candidate"].is_null());
+  }
+
+  // The relayed form parses back, carries the real sender, and keeps what was checked.
+  auto relayed_text = switchboard::make_relay(m.envelope, kSender);
+  CHECK(relayed_text != nullptr);
+  json relayed = json::parse(*relayed_text, nullptr, false);
+  CHECK(!relayed.is_discarded() && relayed.is_object());
+  CHECK(relayed["from"].is_number_unsigned() && relayed["from"].get<std::uint64_t>() == kSender);
+  CHECK(relayed["msg_type"] == static_cast<int>(m.type));
+  CHECK(relayed["to"].is_number_unsigned() && relayed["to"].get<std::uint64_t>() == *m.to);
+  CHECK(relayed["payload"].is_object() && relayed["payload"]["room_id"] == m.room_id);
+  if (m.type == MsgType::sdp) {
+    CHECK(relayed["payload"]["sdp"] == payload["sdp"]);
+  }
+  // A receiving client reads the relay as a client message of its own sender: it must pass.
+  auto again = switchboard::parse_client_message(*relayed_text, kSender, kMaxRoomSize);
+  CHECK(again.ok());
+  CHECK(again.value().type == m.type && again.value().to == m.to);
+}
+
+void check_rejected(std::string_view text, const switchboard::SignalFailure& f) {
+  CHECK(is_parse_error(f.code));
+  CHECK(!f.message.empty());
+  json original = json::parse(text, nullptr, false);
+  bool readable = !switchboard::json_too_deep(text) && !original.is_discarded();
+  CHECK((f.code == SignalError::bad_json) == !readable);
+  if (f.code == SignalError::bad_json || (readable && !original.is_object())) {
+    CHECK(!f.msg_type.has_value());
+  }
+  // When msg_type could be read as an int, the Error names it.
+  if (readable && original.is_object() && original.contains("msg_type") &&
+      original["msg_type"].is_number_integer()) {
+    auto raw = original["msg_type"].get<std::int64_t>();
+    if (raw >= INT32_MIN && raw <= INT32_MAX) {
+      CHECK(f.msg_type.has_value() && *f.msg_type == raw);
+    }
+  }
+
+  auto error_text = switchboard::make_error(f);
+  CHECK(error_text != nullptr);
+  json error = json::parse(*error_text, nullptr, false);
+  CHECK(!error.is_discarded() && error.is_object());
+  CHECK(error["msg_type"] == static_cast<int>(MsgType::error));
+  CHECK(error["from"] == 0);
+  json& p = error["payload"];
+  CHECK(p.is_object());
+  CHECK(p["code"] == switchboard::to_string(f.code));
+  CHECK(p["message"].is_string());
+  if (f.msg_type) {
+    CHECK(p["msg_type"] == *f.msg_type);
+  } else {
+    CHECK(p["msg_type"].is_null());
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = switchboard::parse_client_message(text, kSender, kMaxRoomSize);
+  if (parsed) {
+    check_accepted(text, parsed.value());
+  } else {
+    check_rejected(text, parsed.error());
+  }
+  return 0;
+}
