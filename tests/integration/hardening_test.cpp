@@ -6,8 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
@@ -275,15 +280,57 @@ TEST(Hardening, RegistrationStormNeitherExhaustsMemoryNorStallsSignaling) {
   EXPECT_LT(rss_after, rss_before + 200 * 1024);
 }
 
+/// Debian's sqlite3 shell as a separate process, for holding locks the way a backup job or
+/// an operator's session would.
+class SqliteShell {
+ public:
+  explicit SqliteShell(const std::string& db) : pipe_(popen(("sqlite3 " + db).c_str(), "w")) {}
+  ~SqliteShell() { finish(); }
+  void run(const std::string& sql) {
+    std::fputs((sql + "\n").c_str(), pipe_);
+    std::fflush(pipe_);
+  }
+  int finish() {
+    if (!pipe_) return -1;
+    run(".quit");
+    int status = pclose(pipe_);
+    pipe_ = nullptr;
+    return status;
+  }
+
+ private:
+  FILE* pipe_;
+};
+
+/// True once some other connection holds the write lock on `db` (polled, bounded).
+bool write_lock_taken(const std::string& db) {
+  SQLite::Database probe(db, SQLite::OPEN_READWRITE);
+  for (int i = 0; i < 500; ++i) {
+    try {
+      probe.exec("BEGIN IMMEDIATE");
+      probe.exec("ROLLBACK");
+    } catch (const SQLite::Exception& e) {
+      if (e.getErrorCode() == SQLITE_BUSY) return true;
+      throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling another process
+  }
+  return false;
+}
+
 TEST(Hardening, BusyDatabaseIs503AndSignalingGoesOn) {
   TestServer server;
   auto b = connect_user(server.port(), "bob");
   auto c = connect_user(server.port(), "carol");
   auto room = make_room(*b, {c.get()});
   {
-    // Another connection holds the write lock, as a backup job or a second process might.
-    SQLite::Database other(server.settings().db_path, SQLite::OPEN_READWRITE);
-    other.exec("BEGIN EXCLUSIVE");
+    // Another process holds the write lock, as a backup job or an operator's shell might.
+    SqliteShell shell(server.settings().db_path);
+    shell.run("BEGIN EXCLUSIVE;");
+    shell.run(
+        "INSERT INTO users (username, password_hash, api_key_hash, created_at, updated_at)"
+        " VALUES ('shell', 'x', x'00', 0, 0);");
+    ASSERT_TRUE(write_lock_taken(server.settings().db_path));
     auto r = http_post_json(server.port(), "/register",
                             {{"Username", "blocked"}, {"Password", "correct horse"}});
     EXPECT_EQ(r.status, 503);
@@ -294,11 +341,66 @@ TEST(Hardening, BusyDatabaseIs503AndSignalingGoesOn) {
     auto t =
         http_request(server.port(), "POST", "/ws-ticket", "", {{"X-API-Key", b->account.api_key}});
     EXPECT_EQ(t.status, 200);
-    other.exec("ROLLBACK");
+    shell.run("ROLLBACK;");
+    EXPECT_EQ(shell.finish(), 0);
   }
   auto r = http_post_json(server.port(), "/register",
                           {{"Username", "blocked"}, {"Password", "correct horse"}});
   EXPECT_EQ(r.status, 201);
+}
+
+/// A tmpfs of a fixed size, mounted over a directory for the test's lifetime.
+class SmallFilesystem {
+ public:
+  SmallFilesystem(const std::string& dir, const std::string& size) : dir_(dir) {
+    mounted_ = std::system(("mount -t tmpfs -o size=" + size + " tmpfs " + dir).c_str()) == 0;
+  }
+  ~SmallFilesystem() {
+    if (mounted_) (void)std::system(("umount " + dir_).c_str());
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+TEST(Hardening, FullDiskIs503AndSignalingGoesOn) {
+  // The database on a 1 MiB file system that is then filled up: SQLite cannot write.
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "small");
+  SmallFilesystem fs((dir.path() / "small").string(), "1m");
+  ASSERT_TRUE(fs.mounted()) << "mounting a tmpfs needs root (CI runs as root)";
+  auto db = (dir.path() / "small" / "sb.db").string();
+  {
+    TestServer server([&](Settings& s) { s.db_path = db; });
+    auto b = connect_user(server.port(), "bob");
+    auto c = connect_user(server.port(), "carol");
+    auto room = make_room(*b, {c.get()});
+    auto filler = (dir.path() / "small" / "filler").string();
+    {
+      std::ofstream out(filler, std::ios::binary);
+      std::string block(4096, 'f');
+      while (out.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+      }
+    }
+    for (int i = 0; i < 5; ++i) {
+      auto r =
+          http_post_json(server.port(), "/register",
+                         {{"Username", "full" + std::to_string(i)}, {"Password", "correct horse"}});
+      EXPECT_EQ(r.status, 503) << r.body;
+      EXPECT_EQ(r.error_code(), "unavailable");
+    }
+    EXPECT_EQ(http_request(server.port(), "GET", "/healthz").status, 200);
+    EXPECT_EQ(round_trips(*b, *c, room, 10).size(), 10u);
+    // Space again: registrations work again, with no restart.
+    std::filesystem::remove(filler);
+    auto r = http_post_json(server.port(), "/register",
+                            {{"Username", "roomy"}, {"Password", "correct horse"}});
+    EXPECT_EQ(r.status, 201) << r.body;
+  }
+  SQLite::Database check(db, SQLite::OPEN_READONLY);
+  EXPECT_EQ(check.execAndGet("PRAGMA integrity_check").getString(), "ok");
 }
 
 }  // namespace
