@@ -19,6 +19,7 @@ namespace net = boost::asio;
 
 namespace {
 constexpr auto kCloseGuard = std::chrono::seconds(5);
+constexpr std::size_t kKeptReadBuffer = 8192;
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -122,6 +123,8 @@ void WsSession::on_read(boost::system::error_code ec) {
     }
   }
   buffer_.consume(buffer_.size());
+  // One large message must not pin its buffer to an idle connection for good.
+  if (buffer_.capacity() > kKeptReadBuffer) buffer_.shrink_to_fit();
   do_read();
 }
 
