@@ -201,6 +201,15 @@ void wait_for_progress(AccountLoad& load, std::size_t n) {
   }
 }
 
+/// Starts the daemon again on the same database and checks all that `load` saw acknowledged.
+void verify_after_restart(const std::map<std::string, std::string>& env, const TempDir& dir,
+                          AccountLoad& load) {
+  DaemonProcess again({}, env, dir.file("log"));
+  auto port = again.wait_listening();
+  ASSERT_NE(port, 0);
+  load.verify(port);
+}
+
 TEST(Process, KillDashNineLosesNothingAcknowledged) {
   TempDir dir;
   auto env = base_env(dir);
@@ -217,10 +226,7 @@ TEST(Process, KillDashNineLosesNothingAcknowledged) {
     SQLite::Database db(dir.file("sb.db"), SQLite::OPEN_READWRITE);
     EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
   }
-  DaemonProcess again({}, env, dir.file("log"));
-  auto port2 = again.wait_listening();
-  ASSERT_NE(port2, 0);
-  load.verify(port2);
+  verify_after_restart(env, dir, load);
 }
 
 TEST(Process, SigtermUnderLoadLosesNothingAcknowledged) {
@@ -239,10 +245,7 @@ TEST(Process, SigtermUnderLoadLosesNothingAcknowledged) {
   EXPECT_EQ(ws.wait_closed(std::chrono::seconds(10)), 1001);
   EXPECT_EQ(d.wait_exit(), 0);
   load.finish();
-  DaemonProcess again({}, env, dir.file("log"));
-  auto port2 = again.wait_listening();
-  ASSERT_NE(port2, 0);
-  load.verify(port2);
+  verify_after_restart(env, dir, load);
 }
 
 TEST(Process, SecretsNeverReachTheLogsOrTheDatabase) {
