@@ -17,6 +17,7 @@ import {
   waitConnected,
   waitFor,
   waitVideo,
+  stopDaemon,
 } from './harness.js';
 
 let daemon;
@@ -32,10 +33,7 @@ before(async () => {
 
 after(async () => {
   await chromium?.close();
-  if (daemon) {
-    const { code, signal } = await daemon.stop();
-    assert.equal(code, 0, `daemon exited with ${code ?? signal} after SIGTERM:\n${daemon.logs()}`);
-  }
+  await stopDaemon(daemon);
 });
 
 /** Adds a participant named `name`, registered through the UI. */

@@ -1,5 +1,6 @@
 // Shared helpers for the browser tests: the real daemon, coturn, Chromium and
 // bounded waits. Every wait has a deadline; nothing sleeps to synchronise.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -121,6 +122,13 @@ export async function startDaemon(extraEnv = {}) {
       return result;
     },
   };
+}
+
+/** Stops the daemon with SIGTERM; fails unless it exits 0, as the protocol requires. */
+export async function stopDaemon(daemon) {
+  if (!daemon) return;
+  const { code, signal } = await daemon.stop();
+  assert.equal(code, 0, `daemon exited with ${code ?? signal} after SIGTERM:\n${daemon.logs()}`);
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   waitConnected,
   waitFor,
   waitVideo,
+  stopDaemon,
 } from './harness.js';
 
 let daemon;
@@ -29,10 +30,7 @@ before(async () => {
 after(async () => {
   await chromium?.close();
   await proxy?.close();
-  if (daemon) {
-    const { code, signal } = await daemon.stop();
-    assert.equal(code, 0, `daemon exited with ${code ?? signal} after SIGTERM:\n${daemon.logs()}`);
-  }
+  await stopDaemon(daemon);
 });
 
 /** Starts recording the given switchboard.js events on window.events. */

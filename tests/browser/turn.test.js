@@ -14,6 +14,7 @@ import {
   waitConnected,
   waitFor,
   waitVideo,
+  stopDaemon,
 } from './harness.js';
 
 const SECRET = crypto.randomBytes(18).toString('base64url');
@@ -32,10 +33,7 @@ before(async () => {
 
 after(async () => {
   await chromium?.close();
-  if (daemon) {
-    const { code, signal } = await daemon.stop();
-    assert.equal(code, 0, `daemon exited with ${code ?? signal} after SIGTERM:\n${daemon.logs()}`);
-  }
+  await stopDaemon(daemon);
   await coturn?.stop();
 });
 

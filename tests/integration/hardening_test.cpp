@@ -115,16 +115,6 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-std::string make_room(Client& host, std::initializer_list<Client*> members) {
-  host.ws.send_json({{"msg_type", 0}});
-  auto room = host.ws.expect(5)["payload"].value("room_id", "");
-  for (Client* m : members) {
-    m->ws.send_json({{"msg_type", 1}, {"payload", {{"room_id", room}}}});
-    m->ws.expect(6);
-  }
-  return room;
-}
-
 TEST(Hardening, SlowlorisHeadersAreCutOffByTheRequestTimeout) {
   TestServer server([](Settings& s) { s.http_request_timeout = 1; });
   RawConnection c(server.port());

@@ -50,15 +50,6 @@ json ice_to(std::uint64_t to, const std::string& room, json candidate) {
       {"msg_type", kIce}, {"to", to}, {"payload", {{"room_id", room}, {"candidate", candidate}}}};
 }
 
-/// Creates a room as `host`; returns its id.
-std::string create_room(Client& host, json payload = json::object()) {
-  host.ws.send_json(message(kCreateRoom, payload));
-  auto created = host.ws.expect(kRoomCreated);
-  EXPECT_EQ(created["payload"]["host"], host.id());
-  EXPECT_EQ(created["from"], 0);
-  return created["payload"].value("room_id", "");
-}
-
 json join_room(Client& c, const std::string& room) {
   c.ws.send_json(message(kJoinRoom, {{"room_id", room}}));
   return c.ws.expect(kRoomJoined);
@@ -183,7 +174,7 @@ TEST_F(SignalingTest, RoomLifeCycleWithHostHandOver) {
   auto a = connect_user(port(), "alice");
   auto b = connect_user(port(), "bob");
   auto c = connect_user(port(), "carol");
-  auto room = create_room(*a);
+  auto room = make_room(*a, {});
   EXPECT_GE(room.size(), 22u);
 
   auto joined_b = join_room(*b, room);
@@ -225,9 +216,7 @@ TEST_F(SignalingTest, RoomLifeCycleWithHostHandOver) {
 TEST_F(SignalingTest, RelaysSdpAndIceBetweenMembersWithFromSet) {
   auto a = connect_user(port(), "alice");
   auto b = connect_user(port(), "bob");
-  auto room = create_room(*a);
-  join_room(*b, room);
-  a->ws.expect(kPeerJoined);
+  auto room = make_room(*a, {b.get()});
 
   json offer = sdp_to(b->id(), room);
   offer["payload"]["extra"] = {{"nested", {1, 2.5, "three", nullptr, true}}};
@@ -261,10 +250,8 @@ TEST_F(SignalingTest, NothingIsRelayedAcrossRoomsOrToNonMembers) {
   auto a = connect_user(port(), "alice");
   auto b = connect_user(port(), "bob");
   auto c = connect_user(port(), "carol");
-  auto room1 = create_room(*a);
-  join_room(*b, room1);
-  a->ws.expect(kPeerJoined);
-  auto room2 = create_room(*c);
+  auto room1 = make_room(*a, {b.get()});
+  auto room2 = make_room(*c, {});
 
   a->ws.send_json(sdp_to(c->id(), room1));  // carol is not in room1
   expect_error(*a, "peer_not_in_room", kSdp);
@@ -329,16 +316,16 @@ TEST(SignalingLimits, RoomFullAlreadyInRoomAndTooManyRooms) {
   TestServer server([](Settings& s) { s.rooms_per_user = 2; });
   auto a = connect_user(server.port(), "alice");
   auto b = connect_user(server.port(), "bob");
-  auto solo = create_room(*a, {{"max_members", 1}});
+  auto solo = make_room(*a, {}, {{"max_members", 1}});
   b->ws.send_json(message(kJoinRoom, {{"room_id", solo}}));
   expect_error(*b, "room_full", kJoinRoom);
   a->ws.send_json(message(kJoinRoom, {{"room_id", solo}}));
   expect_error(*a, "already_in_room", kJoinRoom);
-  auto second = create_room(*a);
+  auto second = make_room(*a, {});
   a->ws.send_json(message(kCreateRoom, json::object()));
   expect_error(*a, "too_many_rooms", kCreateRoom);
-  auto bobs1 = create_room(*b);
-  auto bobs2 = create_room(*b);
+  auto bobs1 = make_room(*b, {});
+  auto bobs2 = make_room(*b, {});
   a->ws.send_json(message(kJoinRoom, {{"room_id", bobs1}}));
   expect_error(*a, "too_many_rooms", kJoinRoom);
   // Leaving frees a place.
@@ -349,9 +336,7 @@ TEST(SignalingLimits, RoomFullAlreadyInRoomAndTooManyRooms) {
 TEST_F(SignalingTest, SecondConnectionReplacesTheFirst) {
   auto a = connect_user(port(), "alice");
   auto b = connect_user(port(), "bob");
-  auto room = create_room(*b);
-  join_room(*a, room);
-  b->ws.expect(kPeerJoined);
+  auto room = make_room(*b, {a.get()});
   WsClient second;
   second.connect_with_key(port(), a->account.api_key);
   EXPECT_EQ(a->ws.wait_closed(), 4002);
@@ -413,9 +398,7 @@ TEST_F(SignalingTest, InvalidUtf8Closes1007) {
 TEST_F(SignalingTest, OrderIsKeptPerSenderAndTarget) {
   auto a = connect_user(port(), "alice");
   auto b = connect_user(port(), "bob");
-  auto room = create_room(*a);
-  join_room(*b, room);
-  a->ws.expect(kPeerJoined);
+  auto room = make_room(*a, {b.get()});
   constexpr int kCount = 300;
   for (int i = 0; i < kCount; ++i) {
     a->ws.send_json(ice_to(b->id(), room, {{"candidate", "c" + std::to_string(i)}}));
@@ -454,9 +437,7 @@ TEST(SignalingLimits, DefaultRateLimitAllowsACandidateStorm) {
   TestServer server;
   auto a = connect_user(server.port(), "alice");
   auto b = connect_user(server.port(), "bob");
-  auto room = create_room(*a);
-  join_room(*b, room);
-  a->ws.expect(kPeerJoined);
+  auto room = make_room(*a, {b.get()});
   for (int i = 0; i < 500; ++i) a->ws.send_json(ice_to(b->id(), room, nullptr));
   for (int i = 0; i < 500; ++i) ASSERT_EQ(b->ws.expect(kIce)["from"], a->id()) << i;
   EXPECT_EQ(a->ws.pending(), 0u);  // no rate_limited errors
@@ -470,12 +451,10 @@ TEST(SignalingLimits, SlowReaderIsCutOffWithoutHurtingOthers) {
   auto slow_account = register_user(server.port(), "bob");
   WsClient slow;
   ASSERT_EQ(slow.connect(server.port(), "/ws", {{"X-API-Key", slow_account.api_key}}, false), 101);
-  auto room = create_room(*a);
+  auto room = make_room(*a, {});
   slow.send_json(message(kJoinRoom, {{"room_id", room}}));
   a->ws.expect(kPeerJoined);
-  auto room2 = create_room(*other1);
-  join_room(*other2, room2);
-  other1->ws.expect(kPeerJoined);
+  auto room2 = make_room(*other1, {other2.get()});
 
   // Far more than the socket buffers and the 16-message queue hold.
   std::string pad(32 * 1024, 'x');
@@ -505,7 +484,7 @@ TEST(SignalingKeepalive, SilentPeerIsDroppedAndLeavesItsRooms) {
   WsClient silent;
   ASSERT_EQ(silent.connect(server.port(), "/ws", {{"X-API-Key", silent_account.api_key}}, false),
             101);
-  auto room = create_room(*a);
+  auto room = make_room(*a, {});
   silent.send_json(message(kJoinRoom, {{"room_id", room}}));
   a->ws.expect(kPeerJoined);
   // bob never reads, so never answers a ping; alice reads and answers, and stays.
