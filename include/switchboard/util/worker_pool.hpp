@@ -51,8 +51,6 @@ class WorkerPool {
     return true;
   }
 
-  std::size_t pending() const { return pending_.load(); }
-
   /// Waits for queued jobs to finish; later submissions are not run.
   void join() { pool_.join(); }
 
