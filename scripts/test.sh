@@ -14,13 +14,30 @@ cd "$repo"
 
 stage() { printf '\n=== %s (%s)\n' "$1" "$(date -u +%H:%M:%S)"; }
 
+# Runs a test preset; on failure repeats the end of each failed test's output last, where a
+# CI log that keeps only its tail still shows why (a fuzzer's finding cannot be re-run).
+run_tests() {
+  local preset=$1 dir=$2
+  if ctest --preset "$preset"; then return 0; fi
+  local log="$dir/Testing/Temporary/LastTest.log" name
+  while IFS=: read -r _ name; do
+    printf '\n=== output of failed test %s (last 60 lines)\n' "$name"
+    awk -v name="$name" '
+      $0 ~ ("^[0-9]+/[0-9]+ Testing: " name "$") { on = 1; next }
+      on && /^"?[^"]*"? end time:/ { on = 0 }
+      on && /^[0-9]+\/[0-9]+ Testing: / { on = 0 }
+      on { print }' "$log" | tail -n 60
+  done <"$dir/Testing/Temporary/LastTestsFailed.log"
+  return 1
+}
+
 scripts/install-deps.sh --test --browser
 
 stage "dev build"
 cmake --preset dev >/dev/null
 cmake --build --preset dev
 stage "dev tests"
-ctest --preset dev
+run_tests dev build/dev
 
 stage "browser tests"
 SWITCHBOARD_BIN="$repo/build/dev/switchboard" scripts/browser-tests.sh
@@ -31,7 +48,7 @@ if [[ -z ${SKIP_SANITIZERS:-} ]]; then
     cmake --preset "$preset" >/dev/null
     cmake --build --preset "$preset"
     stage "$preset tests"
-    ctest --preset "$preset"
+    run_tests "$preset" "build/$preset"
   done
 fi
 stage "all tests passed"

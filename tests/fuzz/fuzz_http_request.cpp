@@ -68,6 +68,9 @@ struct Stack {
   StaticFiles files{""};
   std::optional<RestApi> api;
   std::vector<std::string> trusted_proxies{"127.0.0.1"};
+  // One for the process, like the daemon's: a worker may still be returning from posting an
+  // answer to it when the input that asked has ended.
+  net::io_context ioc;
 
   Stack() {
     // tmpfs where there is one: synchronous=FULL costs an fsync per registration.
@@ -277,7 +280,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (ticket.size() > req.query.size())
     fail("a decoded ticket longer than its query", req, nullptr);
   const HttpRequest copy = req;
-  net::io_context ioc;
+  net::io_context& ioc = s.ioc;
   std::optional<HttpResponse> answer;
   int calls = 0;
   s.api->handle(std::move(req), ioc.get_executor(), [&](HttpResponse r) {

@@ -18,16 +18,20 @@ class WorkerPool {
   WorkerPool(unsigned threads, std::size_t bounded_limit) : pool_(threads), limit_(bounded_limit) {}
 
   /// Runs `job()` on a worker, then `handler(result)` on `ex`. The work guard keeps `ex`'s
-  /// io_context running until the handler has been posted.
+  /// io_context running until the handler has been posted; it travels with the handler, so
+  /// the worker never touches that io_context after the post (which may already be running
+  /// the handler, and its owner destroying the io_context after it).
   template <class Job, class Handler>
   void run(const boost::asio::any_io_executor& ex, Job job, Handler handler) {
     boost::asio::post(pool_, [job = std::move(job), handler = std::move(handler),
                               guard = boost::asio::make_work_guard(ex)]() mutable {
       auto result = job();
-      boost::asio::post(guard.get_executor(),
-                        [handler = std::move(handler), result = std::move(result)]() mutable {
-                          handler(std::move(result));
-                        });
+      auto target = guard.get_executor();
+      boost::asio::post(target, [handler = std::move(handler), result = std::move(result),
+                                 guard = std::move(guard)]() mutable {
+        guard.reset();
+        handler(std::move(result));
+      });
     });
   }
 
