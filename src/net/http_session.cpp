@@ -15,6 +15,7 @@
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/config/settings.hpp"
 #include "switchboard/net/request_adapter.hpp"
+#include "switchboard/net/ws_frame.hpp"
 #include "switchboard/net/ws_session.hpp"
 #include "switchboard/util/encoding.hpp"
 #include "switchboard/version.hpp"
@@ -118,6 +119,16 @@ void HttpSession::upgrade() {
   if (ctx_.shutting_down) {
     return respond(error_response(503, "unavailable", "The server is shutting down."));
   }
+  // RFC 6455 section 4.2.2: we speak version 13 only, and say so.
+  if (req[http::field::sec_websocket_version] != "13") {
+    auto r = error_response(426, "upgrade_required", "WebSocket version 13 is required.");
+    r.headers.emplace_back("Sec-WebSocket-Version", "13");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return respond(std::move(r));
+  }
+  if (!ws::valid_client_key(req[http::field::sec_websocket_key])) {
+    return respond(error_response(400, "bad_request", "Sec-WebSocket-Key is missing or invalid."));
+  }
   const auto& allowed = ctx_.settings.allowed_origins;
   if (!allowed.empty()) {
     std::string origin(req[http::field::origin]);
@@ -150,9 +161,12 @@ void HttpSession::upgrade() {
 void HttpSession::accept_upgrade(Identity who) {
   // The WebSocket has timeouts of its own; the HTTP deadline must not fire under it.
   stream_.expires_never();
-  auto ws =
-      std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who), std::move(slot_));
-  ws->run(parser_->release());
+  // Bytes the client sent behind its request (its first frames, perhaps) go along.
+  auto pending = buffer_.cdata();
+  std::string early(static_cast<const char*>(pending.data()), pending.size());
+  auto ws = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who),
+                                        std::move(slot_), std::move(early));
+  ws->run(parser_->get()[http::field::sec_websocket_key]);
 }
 
 void HttpSession::respond(HttpResponse response) {

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 
 #include "switchboard/auth/credential_cache.hpp"
 #include "switchboard/auth/turn_credentials.hpp"
@@ -13,60 +13,64 @@
 
 namespace switchboard {
 
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr auto kCloseGuard = std::chrono::seconds(5);
-constexpr std::size_t kKeptReadBuffer = 8192;
+/// What one read takes from the socket at most. Every session of a thread reads into the
+/// same buffer, so its size costs nothing per connection.
+constexpr std::size_t kReadChunk = 64 * 1024;
+/// How much a piece of a frame may grow by per read, while it waits for the rest.
+constexpr std::size_t kPartialChunk = 16 * 1024;
+/// Reads per readiness event before yielding to other connections of the thread.
+constexpr int kReadsPerWake = 4;
+/// Outgoing batches above this many frames give their memory back once written.
+constexpr std::size_t kKeptBatch = 16;
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+char* thread_read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kReadChunk]);
+  return buffer.get();
+}
 }  // namespace
 
-WsSession::WsSession(net::ip::tcp::socket&& socket, ServerContext& ctx, Identity who,
-                     std::unique_ptr<ConnectionLimiter::Slot> slot)
+WsSession::WsSession(tcp::socket&& socket, ServerContext& ctx, Identity who,
+                     std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data)
     : Peer(std::move(who)),
-      ws_(std::move(socket)),
-      close_guard_(ws_.get_executor()),
+      socket_(std::move(socket)),
+      keepalive_(socket_.get_executor()),
+      close_guard_(socket_.get_executor()),
       ctx_(ctx),
       slot_(std::move(slot)),
+      reader_(ctx.settings.ws_max_message),
+      partial_(std::move(early_data)),
       rate_(ctx.settings.rate_limit_per_sec, ctx.settings.rate_limit_burst),
       strikes_(1.0, ctx.settings.rate_limit_strikes) {}
 
-void WsSession::run(beast::http::request<beast::http::string_body> req) {
-  websocket::stream_base::timeout timeout{};
-  timeout.handshake_timeout = std::chrono::seconds(10);
-  // Beast pings after half the idle timeout of silence and drops the peer if the other half
-  // passes without a frame, so the ping interval is exactly ws_ping_interval.
-  timeout.idle_timeout = std::chrono::seconds(2 * ctx_.settings.ws_ping_interval);
-  timeout.keep_alive_pings = true;
-  ws_.set_option(timeout);
-  ws_.read_message_max(ctx_.settings.ws_max_message);
-  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(beast::http::field::server, std::string("switchboard/") + kVersion);
-  }));
-  // RFC 6455 defines close codes up to 4999. Beast would echo a larger one back as if it
-  // meant something; we drop such a peer instead. (The callback runs inside a read, which
-  // holds the session alive.)
-  ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
-    if (kind == websocket::frame_type::close && ws_.reason().code >= 5000) {
-      boost::system::error_code ignored;
-      beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    }
-  });
-  ws_.async_accept(req, [self = shared_from_this()](auto ec) { self->on_accept(ec); });
-}
-
-void WsSession::on_accept(boost::system::error_code ec) {
-  if (ec) {
-    spdlog::debug("ws user {}: handshake failed: {}", user_id(), ec.message());
-    return;
+void WsSession::run(std::string_view client_key) {
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(tcp::no_delay(true), ec);
+  auto answer = std::make_shared<std::string>();
+  answer->append(
+      "HTTP/1.1 101 Switching Protocols\r\n"
+      "Upgrade: websocket\r\n"
+      "Connection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: ");
+  answer->append(ws::accept_key(client_key));
+  answer->append("\r\nServer: switchboard/").append(kVersion).append("\r\n\r\n");
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(Outgoing{std::move(answer), ws::Opcode::text, true});
   }
+  // The 101 answer and Welcome leave in one write.
   spdlog::debug("ws user {} ({}) connected", user_id(), identity().username);
   deliver(make_welcome(user_id(), identity().username,
                        ice_servers_for(ctx_.settings, user_id(), unix_now())));
@@ -78,54 +82,121 @@ void WsSession::on_accept(boost::system::error_code ec) {
   } else if (ctx_.shutting_down) {
     close(CloseCode::going_away, "server shutting down");
   }
-  do_read();
+  last_heard_ = Clock::now();
+  arm_keepalive(last_heard_ + std::chrono::seconds(ctx_.settings.ws_ping_interval));
+  // Frames the client sent right behind its upgrade request came with it.
+  if (!partial_.empty()) {
+    partial_.erase(0, consume(partial_));
+  }
+  wait_readable();
 }
 
-void WsSession::do_read() {
-  ws_.async_read(buffer_, [self = shared_from_this()](auto ec, auto) { self->on_read(ec); });
+void WsSession::wait_readable() {
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](auto ec) { self->on_readable(ec); });
 }
 
-void WsSession::on_read(boost::system::error_code ec) {
-  if (ec) {
-    if (ec != websocket::error::closed && ec != net::error::operation_aborted) {
-      spdlog::debug("ws user {}: read ended: {}", user_id(), ec.message());
+void WsSession::on_readable(boost::system::error_code ec) {
+  if (ec || finished_) return finish();
+  for (int round = 0; round < kReadsPerWake; ++round) {
+    if (!partial_.empty()) {
+      if (!read_into_partial()) return;
+      if (partial_.size() < kPartialChunk) break;  // probably all there was
+      continue;
     }
-    return finish();
+    char* buffer = thread_read_buffer();
+    std::size_t n = socket_.read_some(net::buffer(buffer, kReadChunk), ec);
+    if (ec == net::error::would_block) break;
+    if (ec) return finish();  // end of stream or a reset: the peer is gone
+    last_heard_ = Clock::now();
+    ping_sent_ = false;
+    std::span<char> unread(buffer, n);
+    std::size_t used = consume(unread);
+    // The start of a frame whose rest is still on its way waits in the session's own memory.
+    if (used < n) partial_.assign(buffer + used, n - used);
+    if (n < kReadChunk) break;  // the socket is drained: spare the would_block read
   }
-  if (!ws_.got_text()) {
-    // No further read: the close handshake reads until the peer's close frame.
-    return close(CloseCode::unsupported_data, "binary frames are not supported");
+  wait_readable();
+}
+
+bool WsSession::read_into_partial() {
+  std::size_t old = partial_.size();
+  partial_.resize(old + kPartialChunk);
+  boost::system::error_code ec;
+  std::size_t n = socket_.read_some(net::buffer(partial_.data() + old, kPartialChunk), ec);
+  partial_.resize(old + n);
+  if (ec == net::error::would_block) return true;
+  if (ec) {
+    finish();
+    return false;
   }
-  bool closing = false;
+  last_heard_ = Clock::now();
+  ping_sent_ = false;
+  partial_.erase(0, consume(partial_));
+  // A large message must not pin its buffer to an idle connection.
+  if (partial_.empty()) std::string().swap(partial_);
+  return true;
+}
+
+std::size_t WsSession::consume(std::span<char> unread) {
+  if (close_begun_) return unread.size();  // after our close frame, input is only drained
+  std::size_t used = 0;
+  while (used < unread.size()) {
+    auto step = reader_.next(unread.subspan(used));
+    used += step.consumed;
+    const auto& e = step.event;
+    switch (e.kind) {
+      case ws::Event::Kind::need_more:
+        return used;
+      case ws::Event::Kind::fragment:
+      case ws::Event::Kind::pong:
+        break;
+      case ws::Event::Kind::text:
+        on_text(e.payload);
+        break;
+      case ws::Event::Kind::ping:
+        enqueue_control(ws::Opcode::pong, std::string(e.payload));
+        break;
+      case ws::Event::Kind::close:
+        on_peer_close(e.code);
+        return unread.size();
+      case ws::Event::Kind::fail:
+        spdlog::debug("ws user {}: {} ({})", user_id(), e.payload, e.code);
+        {
+          std::lock_guard lock(mutex_);
+          closing_ = true;
+          queue_.clear();  // a broken peer gets its close frame next, nothing else
+          queued_messages_ = 0;
+        }
+        begin_close(e.code, std::string(e.payload));
+        return unread.size();
+    }
+    if (close_begun_) return unread.size();
+  }
+  return used;
+}
+
+void WsSession::on_text(std::string_view text) {
   {
     std::lock_guard lock(mutex_);
-    closing = closing_;
+    if (closing_) return;  // read (to reach the peer's close frame) and dropped
   }
-  if (closing) {
-    // Messages that arrive while we close are read (to reach the peer's close frame) and
-    // dropped.
-  } else if (!rate_.try_take()) {
+  if (!rate_.try_take()) {
     deliver(
         make_error({SignalError::rate_limited, describe(SignalError::rate_limited), std::nullopt}));
     if (!strikes_.try_take()) {
       spdlog::warn("ws user {}: closed for flooding", user_id());
       close(CloseCode::policy, "message rate limit exceeded");
     }
-  } else {
-    auto data = buffer_.cdata();
-    std::string_view text(static_cast<const char*>(data.data()), data.size());
-    spdlog::trace("ws user {} sent {} bytes", user_id(), text.size());
-    try {
-      ctx_.hub.handle(*this, text);
-    } catch (const std::exception& e) {
-      spdlog::error("ws user {}: message handling failed: {}", user_id(), e.what());
-      close(CloseCode::internal_error, "internal error");
-    }
+    return;
   }
-  buffer_.consume(buffer_.size());
-  // One large message must not pin its buffer to an idle connection for good.
-  if (buffer_.capacity() > kKeptReadBuffer) buffer_.shrink_to_fit();
-  do_read();
+  spdlog::trace("ws user {} sent {} bytes", user_id(), text.size());
+  try {
+    ctx_.hub.handle(*this, text);
+  } catch (const std::exception& e) {
+    spdlog::error("ws user {}: message handling failed: {}", user_id(), e.what());
+    close(CloseCode::internal_error, "internal error");
+  }
 }
 
 void WsSession::deliver(SharedText message) {
@@ -134,12 +205,13 @@ void WsSession::deliver(SharedText message) {
   {
     std::lock_guard lock(mutex_);
     if (closing_) return;
-    if (queue_.size() >= ctx_.settings.ws_send_queue) {
+    if (queued_messages_ >= ctx_.settings.ws_send_queue) {
       overflow = true;
     } else {
-      queue_.push_back(std::move(message));
+      queue_.push_back(Outgoing{std::move(message)});
+      ++queued_messages_;
       start = !writing_;
-      writing_ = writing_ || start;
+      writing_ = true;
     }
   }
   if (overflow) {
@@ -147,33 +219,57 @@ void WsSession::deliver(SharedText message) {
     // What it has not read by now it will not read: drop the queue rather than wait on it.
     start_close(CloseCode::policy, "too slow to read its messages", false);
   } else if (start) {
-    net::post(ws_.get_executor(), [self = shared_from_this()] { self->do_write(); });
+    // From an I/O thread and with this session's strand idle, this writes at once, on the
+    // sender's thread: no hand-over to another thread for the common case.
+    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_write(); });
   }
+}
+
+void WsSession::enqueue_control(ws::Opcode opcode, std::string payload) {
+  bool start = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_ || close_queued_) return;
+    queue_.push_back(Outgoing{std::make_shared<const std::string>(std::move(payload)), opcode});
+    start = !writing_;
+    writing_ = true;
+  }
+  if (start) do_write();  // strand only
 }
 
 void WsSession::do_write() {
-  bool close_now = false;
   {
     std::lock_guard lock(mutex_);
-    if (queue_.empty()) {
+    if (queue_.empty() || finished_) {
       writing_ = false;
-      close_now = close_requested_;
-    } else {
-      in_flight_ = std::move(queue_.front());
-      queue_.pop_front();
+      return;
     }
+    batch_.swap(queue_);
+    queued_messages_ = 0;
   }
-  if (!in_flight_) {
-    if (close_now) do_close();
-    return;
+  buffers_.clear();
+  buffers_.reserve(batch_.size() * 2);
+  for (auto& out : batch_) {
+    if (!out.raw) {
+      out.header_size = static_cast<std::uint8_t>(
+          ws::write_frame_header(out.opcode, out.payload->size(), out.header));
+      buffers_.emplace_back(out.header.data(), out.header_size);
+    }
+    buffers_.emplace_back(out.payload->data(), out.payload->size());
   }
-  ws_.text(true);
-  ws_.async_write(net::buffer(*in_flight_),
-                  [self = shared_from_this()](auto ec, auto) { self->on_write(ec); });
+  net::async_write(socket_, buffers_,
+                   [self = shared_from_this()](auto ec, auto) { self->on_write(ec); });
 }
 
 void WsSession::on_write(boost::system::error_code ec) {
-  in_flight_.reset();
+  bool wrote_close = false;
+  for (const auto& out : batch_) wrote_close = wrote_close || out.opcode == ws::Opcode::close;
+  if (batch_.capacity() > kKeptBatch) {
+    std::vector<Outgoing>().swap(batch_);
+    std::vector<net::const_buffer>().swap(buffers_);
+  } else {
+    batch_.clear();
+  }
   if (ec) {
     {
       std::lock_guard lock(mutex_);
@@ -181,12 +277,40 @@ void WsSession::on_write(boost::system::error_code ec) {
       writing_ = false;
       queue_.clear();
     }
-    // The connection is broken: make sure the pending read fails now, which finishes the
-    // session (rather than the close guard, seconds later).
-    beast::get_lowest_layer(ws_).close();
+    // The connection is broken: make the pending wait fail now, which finishes the session.
+    return shutdown_socket();
+  }
+  if (wrote_close) {
+    close_sent_ = true;
+    // The close handshake's last word from us: the peer answers with its close frame and
+    // ends the stream, which the drain of our reads sees.
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    std::lock_guard lock(mutex_);
+    writing_ = false;
     return;
   }
   do_write();
+}
+
+void WsSession::arm_keepalive(Clock::time_point at) {
+  keepalive_.expires_at(at);
+  keepalive_.async_wait([self = shared_from_this()](auto ec) { self->on_keepalive(ec); });
+}
+
+void WsSession::on_keepalive(boost::system::error_code ec) {
+  if (ec || finished_ || close_begun_) return;
+  // Reads only note the time; the timer fires once per interval, never re-armed per message.
+  const auto interval = std::chrono::seconds(ctx_.settings.ws_ping_interval);
+  const auto now = Clock::now();
+  if (now - last_heard_ < interval) return arm_keepalive(last_heard_ + interval);
+  if (ping_sent_) {
+    spdlog::debug("ws user {}: no answer to a ping, dropped", user_id());
+    return shutdown_socket();
+  }
+  ping_sent_ = true;
+  enqueue_control(ws::Opcode::ping, {});
+  arm_keepalive(now + interval);
 }
 
 void WsSession::close(CloseCode code, std::string_view reason) {
@@ -198,45 +322,64 @@ void WsSession::start_close(CloseCode code, std::string_view reason, bool flush)
     std::lock_guard lock(mutex_);
     if (closing_) return;
     closing_ = true;  // from now on deliver() drops messages
-    if (!flush) queue_.clear();
+    if (!flush) {
+      queue_.clear();
+      queued_messages_ = 0;
+    }
   }
-  net::dispatch(ws_.get_executor(), [self = shared_from_this(), code, r = std::string(reason)] {
-    self->begin_close(code, r);
+  net::dispatch(socket_.get_executor(), [self = shared_from_this(), code, r = std::string(reason)] {
+    self->begin_close(static_cast<std::uint16_t>(code), r);
   });
 }
 
-void WsSession::begin_close(CloseCode code, const std::string& reason) {
-  if (finished_) return;  // the connection ended first: nothing left to close
-  close_code_ = code;
-  close_reason_ = reason;
+void WsSession::begin_close(std::uint16_t code, const std::string& reason) {
+  if (finished_ || close_begun_) return;
+  close_begun_ = true;
+  keepalive_.cancel();
   // It will receive nothing more, so its rooms learn now that it is gone, not when the
   // close handshake (or the guard) finishes.
   leave_hub();
   // A peer that neither drains its socket nor answers the close frame is cut off.
   close_guard_.expires_after(kCloseGuard);
   close_guard_.async_wait([self = shared_from_this()](auto ec) {
-    if (!ec) beast::get_lowest_layer(self->ws_).close();
+    if (!ec) self->shutdown_socket();
   });
-  bool idle = false;
+  std::string payload =
+      code == ws::kCloseNoStatus ? std::string() : ws::close_payload(code, reason);
+  bool start = false;
   {
     std::lock_guard lock(mutex_);
-    close_requested_ = true;
-    idle = !writing_;
+    closing_ = true;
+    close_queued_ = true;
+    // Messages queued before the close go out first.
+    queue_.push_back(
+        Outgoing{std::make_shared<const std::string>(std::move(payload)), ws::Opcode::close});
+    start = !writing_;
+    writing_ = true;
   }
-  // Messages queued before the close go out first; do_write closes once they have.
-  if (idle) do_close();
+  if (start) do_write();
 }
 
-void WsSession::do_close() {
-  if (close_started_ || finished_) return;
-  close_started_ = true;
-  ws_.async_close(
-      websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
-      [self = shared_from_this()](auto) { self->finish(); });
+void WsSession::on_peer_close(std::uint16_t code) {
+  if (close_begun_) return;  // ours is out or on its way: the stream's end follows
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+    queue_.clear();  // it has said its last word; what it did not get it will not read
+    queued_messages_ = 0;
+  }
+  begin_close(code, {});  // echo the peer's code (RFC 6455 section 5.5.1)
+}
+
+void WsSession::shutdown_socket() {
+  boost::system::error_code ignored;
+  socket_.close(ignored);  // the pending wait fails, and finish() runs
 }
 
 void WsSession::finish() {
+  if (finished_) return;
   finished_ = true;
+  keepalive_.cancel();
   close_guard_.cancel();
   {
     std::lock_guard lock(mutex_);
@@ -244,6 +387,8 @@ void WsSession::finish() {
     queue_.clear();
   }
   leave_hub();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
 }
 
 void WsSession::leave_hub() {

@@ -1,69 +1,108 @@
 #pragma once
 
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
-#include <deque>
+#include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "switchboard/net/connection_limiter.hpp"
 #include "switchboard/net/server_context.hpp"
+#include "switchboard/net/ws_frame.hpp"
 #include "switchboard/signaling/peer.hpp"
 #include "switchboard/signaling/token_bucket.hpp"
 
 namespace switchboard {
 
-/// One authenticated WebSocket connection: reads client messages and hands them to the
-/// SignalingHub; writes what the hub delivers through a bounded queue with exactly one
-/// async_write outstanding. The session lives as long as an operation of it is pending.
+/// One authenticated WebSocket connection, from the 101 answer to the last byte. It reads
+/// whatever the socket has (many frames per read, into a per-thread buffer, so an idle
+/// connection holds no read buffer), hands each text message to the SignalingHub, and
+/// writes what the hub delivers through a bounded queue: one gathered write outstanding,
+/// carrying every frame queued meanwhile. The session lives as long as an operation of it
+/// is pending; its handlers run on its strand.
 class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
  public:
+  /// `early_data`: bytes the client sent after its upgrade request, already read.
   WsSession(boost::asio::ip::tcp::socket&& socket, ServerContext& ctx, Identity who,
-            std::unique_ptr<ConnectionLimiter::Slot> slot);
+            std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data);
 
-  /// Completes the upgrade `req` and starts the session.
-  void run(boost::beast::http::request<boost::beast::http::string_body> req);
+  /// Answers the upgrade (101, with the accept key for `client_key`) and starts the session.
+  void run(std::string_view client_key);
 
   void deliver(SharedText message) override;
   void close(CloseCode code, std::string_view reason) override;
 
  private:
-  void on_accept(boost::system::error_code ec);
-  void do_read();
-  void on_read(boost::system::error_code ec);
+  /// A frame waiting to be written: its opcode and payload (the payload is shared when a
+  /// message fans out). `raw` bytes are written as they are (the 101 answer).
+  struct Outgoing {
+    SharedText payload;
+    ws::Opcode opcode = ws::Opcode::text;
+    bool raw = false;
+    std::uint8_t header_size = 0;
+    std::array<std::uint8_t, ws::kMaxServerHeader> header{};
+  };
+
+  void wait_readable();
+  void on_readable(boost::system::error_code ec);
+  /// Parses and handles every whole frame in `unread` (unmasking in place); returns the bytes
+  /// used. Once the close has begun, everything is used: input is only drained.
+  std::size_t consume(std::span<char> unread);
+  /// Reads what the socket has into partial_, behind the piece of a frame already there.
+  /// Returns false when the connection ended.
+  bool read_into_partial();
+  void on_text(std::string_view text);
+
+  /// Queues a control frame (a pong or a ping); returns false once the close is queued.
+  void enqueue_control(ws::Opcode opcode, std::string payload);
   void do_write();
   void on_write(boost::system::error_code ec);
+
+  void arm_keepalive(std::chrono::steady_clock::time_point at);
+  void on_keepalive(boost::system::error_code ec);
+
   /// Stops accepting messages and closes with `code`; with `flush`, after the queue drains.
   void start_close(CloseCode code, std::string_view reason, bool flush);
-  void begin_close(CloseCode code, const std::string& reason);
-  void do_close();
+  void begin_close(std::uint16_t code, const std::string& reason);
+  /// The peer sent a close frame: answer it (unless ours went out already) and end.
+  void on_peer_close(std::uint16_t code);
+  void shutdown_socket();
   void finish();
   /// Leaves the hub (and so every room) once; strand only.
   void leave_hub();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::beast::flat_buffer buffer_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer keepalive_;
   boost::asio::steady_timer close_guard_;
   ServerContext& ctx_;
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
+  ws::FrameReader reader_;
+  std::string partial_;  // unread bytes of a frame not yet whole (empty, and freed, when idle)
   TokenBucket rate_;
-  TokenBucket strikes_;         // how many rate-limited messages we tolerate before closing
-  bool close_started_ = false;  // strand only: async_close issued
-  CloseCode close_code_ = CloseCode::going_away;  // strand only
-  std::string close_reason_;                      // strand only
-  bool connected_ = false;                        // strand only: registered with the hub
-  bool finished_ = false;                         // strand only: the connection has ended
+  TokenBucket strikes_;  // how many rate-limited messages we tolerate before closing
+
+  // Strand only.
+  std::chrono::steady_clock::time_point last_heard_;
+  bool ping_sent_ = false;       // a keepalive ping is unanswered
+  bool close_begun_ = false;     // our close frame is queued: what arrives now is discarded
+  bool close_sent_ = false;      // our close frame has been written
+  bool connected_ = false;       // registered with the hub
+  bool finished_ = false;        // the connection has ended
+  std::vector<Outgoing> batch_;  // the frames the outstanding write carries
+  std::vector<boost::asio::const_buffer> buffers_;  // and their bytes
 
   std::mutex mutex_;  // guards the queue and the flags below; deliver() comes from any thread
-  std::deque<SharedText> queue_;
-  SharedText in_flight_;  // the message async_write is sending (strand only)
+  std::vector<Outgoing> queue_;
+  std::size_t queued_messages_ = 0;  // text messages in queue_ (what the limit counts)
   bool writing_ = false;
-  bool closing_ = false;          // no more deliveries accepted
-  bool close_requested_ = false;  // close once the queue is empty
+  bool closing_ = false;       // no more deliveries accepted
+  bool close_queued_ = false;  // the close frame is queued: nothing may follow it
 };
 
 }  // namespace switchboard
