@@ -92,8 +92,12 @@ void WsSession::run(std::string_view client_key) {
 }
 
 void WsSession::wait_readable() {
-  socket_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this()](auto ec) { self->on_readable(ec); });
+  // A one-byte peek rather than async_wait: Asio tries a receive at once when the socket
+  // became readable since the last wait (async_wait would not, and with edge-triggered epoll
+  // and several I/O threads, data arriving between our last read and the wait would sit
+  // unseen until the next packet). The peeked byte stays in the socket for read_some.
+  socket_.async_receive(net::buffer(&peek_, 1), tcp::socket::message_peek,
+                        [self = shared_from_this()](auto ec, auto) { self->on_readable(ec); });
 }
 
 void WsSession::on_readable(boost::system::error_code ec) {

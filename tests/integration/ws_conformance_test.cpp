@@ -119,6 +119,20 @@ class RawWs {
   /// headers), or "" when nothing came back in time.
   std::string upgrade(std::uint16_t port, const std::string& api_key,
                       const std::string& extra_headers = "") {
+    return exchange(port,
+                    "GET /ws HTTP/1.1\r\n"
+                    "Host: 127.0.0.1\r\n"
+                    "Upgrade: websocket\r\n"
+                    "Connection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n"
+                    "X-API-Key: " +
+                        api_key + "\r\n" + extra_headers + "\r\n");
+  }
+
+  /// Connects, sends `request` as it is, and returns the response head (status line and
+  /// headers), or "" when nothing came back in time. The body, if any, stays unread.
+  std::string exchange(std::uint16_t port, const std::string& request) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd_ < 0) return {};
     timeval tv{kWaitSeconds, 0};
@@ -129,16 +143,7 @@ class RawWs {
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {};
-    std::string req =
-        "GET /ws HTTP/1.1\r\n"
-        "Host: 127.0.0.1\r\n"
-        "Upgrade: websocket\r\n"
-        "Connection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n"
-        "X-API-Key: " +
-        api_key + "\r\n" + extra_headers + "\r\n";
-    if (!send_raw(req)) return {};
+    if (!send_raw(request)) return {};
     while (in_.find("\r\n\r\n") == std::string::npos) {
       if (!fill()) return {};
     }
@@ -587,6 +592,54 @@ TEST_F(WsConformance, MessageOfExactly64KiBIsAccepted) {
   auto m = ws->next_message();
   ASSERT_TRUE(m.has_value()) << "no answer to a message of exactly the limit";
   EXPECT_EQ(m->value("msg_type", -1), 5) << m->dump();
+}
+
+// --- the opening handshake ------------------------------------------------------------------
+
+std::string upgrade_request(const std::string& api_key, const std::string& key_line,
+                            const std::string& version_line) {
+  return "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+         "Connection: Upgrade\r\n" +
+         key_line + version_line + "X-API-Key: " + api_key + "\r\n\r\n";
+}
+
+TEST_F(WsConformance, UpgradeForAnotherVersionIs426NamingVersion13) {
+  for (std::string version : {"Sec-WebSocket-Version: 8\r\n", ""}) {
+    RawWs ws;
+    auto head = ws.exchange(
+        server_.port(),
+        upgrade_request(key_, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", version));
+    EXPECT_EQ(head.rfind("HTTP/1.1 426", 0), 0u) << head;
+    EXPECT_EQ(header_value(head, "Sec-WebSocket-Version"), "13") << head;
+  }
+}
+
+TEST_F(WsConformance, UpgradeWithoutAValidKeyIs400) {
+  for (std::string key : {std::string(), std::string("Sec-WebSocket-Key: abc\r\n"),
+                          std::string("Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n"),
+                          // base64 of 15 bytes: the right alphabet, the wrong size
+                          std::string("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA\r\n")}) {
+    RawWs ws;
+    auto head =
+        ws.exchange(server_.port(), upgrade_request(key_, key, "Sec-WebSocket-Version: 13\r\n"));
+    EXPECT_EQ(head.rfind("HTTP/1.1 400", 0), 0u) << key << head;
+  }
+}
+
+// A client may send its first frames right behind the upgrade request, in the same packet.
+TEST_F(WsConformance, FramesSentWithTheUpgradeRequestAreRead) {
+  RawWs ws;
+  auto request = upgrade_request(key_, "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+                                 "Sec-WebSocket-Version: 13\r\n") +
+                 make_frame(kFin | kText, kCreateRoom, true);
+  auto head = ws.exchange(server_.port(), request);
+  ASSERT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+  auto welcome = ws.next_message();
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_EQ(welcome->value("msg_type", -1), 12) << welcome->dump();
+  auto created = ws.next_message();
+  ASSERT_TRUE(created.has_value()) << "the frame sent with the request was lost";
+  EXPECT_EQ(created->value("msg_type", -1), 5) << created->dump();
 }
 
 // --- extensions ----------------------------------------------------------------------------

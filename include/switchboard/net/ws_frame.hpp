@@ -46,7 +46,8 @@ std::string close_payload(std::uint16_t code, std::string_view reason);
 /// U+10FFFF), as RFC 6455 requires of every text message and close reason.
 bool valid_utf8(std::string_view text);
 
-/// True for a close code a peer may send (RFC 6455 section 7.4 and the IANA registry).
+/// True for a close code a peer may send: RFC 6455 section 7.4 and the registry up to 1013,
+/// as Beast and Autobahn have it (1014, a gateway's, never comes from a browser).
 bool valid_close_code(std::uint16_t code);
 
 /// Sec-WebSocket-Accept for a client's Sec-WebSocket-Key.

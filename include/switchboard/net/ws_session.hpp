@@ -84,6 +84,7 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
   ws::FrameReader reader_;
   std::string partial_;  // unread bytes of a frame not yet whole (empty, and freed, when idle)
+  char peek_ = 0;        // where the readiness wait peeks (the byte is read again later)
   TokenBucket rate_;
   TokenBucket strikes_;  // how many rate-limited messages we tolerate before closing
 
