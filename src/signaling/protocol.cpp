@@ -1,7 +1,10 @@
 #include "switchboard/signaling/protocol.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cstddef>
 
 #include "switchboard/util/json_depth.hpp"
 
@@ -69,83 +72,54 @@ SignalFailure fail(SignalError code, std::string message, std::optional<int> typ
   return SignalFailure{code, std::move(message), type};
 }
 
-/// Reads payload.room_id, which every client type but CreateRoom carries.
-std::optional<SignalFailure> read_room_id(const json& payload, int type, std::string& out) {
-  auto it = payload.find("room_id");
-  if (it == payload.end() || !it->is_string()) {
-    return fail(SignalError::bad_payload, "payload.room_id must be a string", type);
-  }
-  const auto& id = it->get_ref<const std::string&>();
-  if (id.empty() || id.size() > kMaxRoomIdLength) {
-    return fail(SignalError::bad_payload, "payload.room_id has an impossible length", type);
-  }
-  out = id;
+/// Non-negative integers, as a client writes ids and counts. (Boost.JSON keeps those that fit
+/// in int64 as int64.)
+std::optional<std::uint64_t> as_unsigned(const boost::json::value& v) {
+  if (v.is_uint64()) return v.get_uint64();
+  if (v.is_int64() && v.get_int64() >= 0) return static_cast<std::uint64_t>(v.get_int64());
   return std::nullopt;
 }
 
-bool is_sdp_type(const json& v) {
-  if (!v.is_string()) return false;
-  const auto& s = v.get_ref<const std::string&>();
-  return s == "offer" || s == "answer" || s == "pranswer" || s == "rollback";
+/// Reads payload.room_id, which every client type but CreateRoom carries.
+std::optional<SignalFailure> read_room_id(const boost::json::object& payload, int type,
+                                          std::string& out) {
+  const auto* v = payload.if_contains("room_id");
+  const auto* id = v ? v->if_string() : nullptr;
+  if (!id) return fail(SignalError::bad_payload, "payload.room_id must be a string", type);
+  if (id->empty() || id->size() > kMaxRoomIdLength) {
+    return fail(SignalError::bad_payload, "payload.room_id has an impossible length", type);
+  }
+  out.assign(id->data(), id->size());
+  return std::nullopt;
 }
 
-std::optional<SignalFailure> check_relay_payload(MsgType type, const json& payload) {
+bool is_sdp_type(const boost::json::value* v) {
+  const auto* s = v ? v->if_string() : nullptr;
+  if (!s) return false;
+  return *s == "offer" || *s == "answer" || *s == "pranswer" || *s == "rollback";
+}
+
+std::optional<SignalFailure> check_relay_payload(MsgType type, const boost::json::object& payload) {
   int t = static_cast<int>(type);
   if (type == MsgType::sdp) {
-    auto it = payload.find("sdp");
-    if (it == payload.end() || !it->is_object()) {
-      return fail(SignalError::bad_payload, "payload.sdp must be an object", t);
-    }
-    auto kind = it->find("type");
-    if (kind == it->end() || !is_sdp_type(*kind)) {
+    const auto* v = payload.if_contains("sdp");
+    const auto* sdp = v ? v->if_object() : nullptr;
+    if (!sdp) return fail(SignalError::bad_payload, "payload.sdp must be an object", t);
+    if (!is_sdp_type(sdp->if_contains("type"))) {
       return fail(SignalError::bad_payload,
                   "payload.sdp.type must be offer, answer, pranswer or rollback", t);
     }
-    auto text = it->find("sdp");
-    if (text == it->end() || !text->is_string()) {
+    const auto* text = sdp->if_contains("sdp");
+    if (!text || !text->is_string()) {
       return fail(SignalError::bad_payload, "payload.sdp.sdp must be a string", t);
     }
     return std::nullopt;
   }
-  auto it = payload.find("candidate");
-  if (it == payload.end() || !(it->is_object() || it->is_null())) {
+  const auto* c = payload.if_contains("candidate");
+  if (!c || !(c->is_object() || c->is_null())) {
     return fail(SignalError::bad_payload, "payload.candidate must be an object or null", t);
   }
   return std::nullopt;
-}
-
-/// The same JSON value as nlohmann's parser would have produced from the text (non-negative
-/// integers unsigned, as nlohmann parses them).
-json to_nlohmann(const boost::json::value& v) {
-  switch (v.kind()) {
-    case boost::json::kind::null:
-      return nullptr;
-    case boost::json::kind::bool_:
-      return v.get_bool();
-    case boost::json::kind::int64: {
-      auto i = v.get_int64();
-      return i >= 0 ? json(static_cast<std::uint64_t>(i)) : json(i);
-    }
-    case boost::json::kind::uint64:
-      return v.get_uint64();
-    case boost::json::kind::double_:
-      return v.get_double();
-    case boost::json::kind::string:
-      return std::string(v.get_string());
-    case boost::json::kind::array: {
-      json out = json::array();
-      for (const auto& e : v.get_array()) out.push_back(to_nlohmann(e));
-      return out;
-    }
-    case boost::json::kind::object: {
-      json out = json::object();
-      for (const auto& member : v.get_object()) {
-        out[std::string(member.key())] = to_nlohmann(member.value());
-      }
-      return out;
-    }
-  }
-  return nullptr;
 }
 
 /// Members of the top-level object in `text` as written, duplicates included: a comma scan
@@ -188,38 +162,46 @@ json server_envelope(MsgType type, json payload) {
 
 Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text, UserId sender,
                                                           std::size_t max_room_size) {
-  // Boost.JSON parses several times faster than nlohmann's lexer (it matters: this runs for
-  // every message, and an SDP is kilobytes of string); the checks below then work on the
-  // nlohmann value built from it, which costs little more than copying the strings.
+  // Parsed into a buffer on the stack: a signaling message of a few kilobytes costs no heap
+  // allocation, and the checks read the parsed value in place (this runs for every message).
+  alignas(std::max_align_t) unsigned char arena[8192];
+  boost::json::monotonic_resource memory(arena, sizeof arena);
   boost::json::parse_options options;
   options.max_depth = kMaxJsonDepth;
   boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(text, ec, {}, options);
+  boost::json::value parsed = boost::json::parse(text, ec, &memory, options);
   if (ec == boost::json::error::too_deep) {
     return fail(SignalError::bad_json, "message nests deeper than 32 levels", std::nullopt);
   }
   if (ec) return fail(SignalError::bad_json, "not valid JSON", std::nullopt);
-  json envelope = to_nlohmann(parsed);
-  if (!envelope.is_object()) {
+  auto* envelope = parsed.if_object();
+  if (!envelope) {
     return fail(SignalError::bad_envelope, "message must be a JSON object", std::nullopt);
   }
-  auto type_it = envelope.find("msg_type");
-  if (type_it == envelope.end() || !type_it->is_number_integer()) {
+  const auto* type_value = envelope->if_contains("msg_type");
+  if (!type_value || !(type_value->is_int64() || type_value->is_uint64())) {
     return fail(SignalError::bad_envelope, "msg_type must be an integer", std::nullopt);
   }
   // The Error names the offending type only when it fits an int; a larger one gets null
   // rather than a wrapped number the client never sent.
   std::optional<int> t;
-  if (type_it->is_number_unsigned()) {
-    if (type_it->get<std::uint64_t>() <= INT32_MAX) t = type_it->get<int>();
-  } else if (auto v = type_it->get<std::int64_t>(); v >= INT32_MIN && v <= INT32_MAX) {
-    t = static_cast<int>(v);
+  std::string type_text;
+  if (type_value->is_uint64()) {
+    type_text = std::to_string(type_value->get_uint64());
+  } else {
+    auto v = type_value->get_int64();
+    if (v >= INT32_MIN && v <= INT32_MAX) t = static_cast<int>(v);
+    type_text = std::to_string(v);
   }
-  for (const char* field : {"to", "from"}) {
-    auto it = envelope.find(field);
-    if (it != envelope.end() && !it->is_number_unsigned()) {
-      return fail(SignalError::bad_envelope, std::string(field) + " must be an unsigned integer",
-                  t);
+  std::optional<std::uint64_t> to;
+  std::optional<std::uint64_t> from;
+  for (auto [field, out] : {std::pair{"to", &to}, std::pair{"from", &from}}) {
+    if (const auto* v = envelope->if_contains(field)) {
+      *out = as_unsigned(*v);
+      if (!*out) {
+        return fail(SignalError::bad_envelope, std::string(field) + " must be an unsigned integer",
+                    t);
+      }
     }
   }
   ClientMessage m;
@@ -242,45 +224,47 @@ Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text,
       return fail(SignalError::unknown_type,
                   "msg_type " + std::to_string(*t) + " is sent by the server only", t);
     default:
-      return fail(SignalError::unknown_type, "unknown msg_type " + type_it->dump(), t);
+      return fail(SignalError::unknown_type, "unknown msg_type " + type_text, t);
   }
-  if (auto from = envelope.find("from"); from != envelope.end() && from->get<UserId>() != sender) {
+  if (from && *from != sender) {
     return fail(SignalError::forbidden, "from must be your own user id", t);
   }
-  static const json empty_object = json::object();
-  auto payload_it = envelope.find("payload");
-  const json& payload = payload_it == envelope.end() ? empty_object : *payload_it;
-  if (!payload.is_object()) return fail(SignalError::bad_payload, "payload must be an object", t);
+  static const boost::json::object empty_object;
+  const auto* payload_value = envelope->if_contains("payload");
+  const auto* payload = payload_value ? payload_value->if_object() : &empty_object;
+  if (!payload) return fail(SignalError::bad_payload, "payload must be an object", t);
 
   switch (m.type) {
     case MsgType::create_room: {
-      auto max = payload.find("max_members");
-      if (max != payload.end()) {
-        if (!max->is_number_unsigned() || max->get<std::uint64_t>() < 1 ||
-            max->get<std::uint64_t>() > max_room_size) {
+      if (const auto* max = payload->if_contains("max_members")) {
+        auto n = as_unsigned(*max);
+        if (!n || *n < 1 || *n > max_room_size) {
           return fail(
               SignalError::bad_payload,
               "payload.max_members must be an integer from 1 to " + std::to_string(max_room_size),
               t);
         }
-        m.max_members = max->get<std::size_t>();
+        m.max_members = static_cast<std::size_t>(*n);
       }
       return m;
     }
     case MsgType::sdp:
     case MsgType::ice_candidate: {
-      auto to = envelope.find("to");
-      if (to == envelope.end()) {
-        return fail(SignalError::bad_envelope, "to is required for SDP and ICECandidate", t);
+      if (!to) return fail(SignalError::bad_envelope, "to is required for SDP and ICECandidate", t);
+      if (auto bad = read_room_id(*payload, *t, m.room_id)) return *bad;
+      if (auto bad = check_relay_payload(m.type, *payload)) return *bad;
+      m.to = *to;
+      // The relay splices `from` in front of the sender's bytes, unless the sender wrote a
+      // `from` of its own or a key twice (parsers differ on which duplicate wins: the target
+      // must see what was checked). Then the checked value is written out anew, now.
+      if (from || written_members(text) != envelope->size()) {
+        (*envelope)["from"] = sender;
+        m.rewritten = boost::json::serialize(parsed);
       }
-      if (auto bad = read_room_id(payload, *t, m.room_id)) return *bad;
-      if (auto bad = check_relay_payload(m.type, payload)) return *bad;
-      m.to = to->get<UserId>();
-      m.envelope = std::move(envelope);
       return m;
     }
     default:
-      if (auto bad = read_room_id(payload, *t, m.room_id)) return *bad;
+      if (auto bad = read_room_id(*payload, *t, m.room_id)) return *bad;
       return m;
   }
 }
@@ -316,14 +300,8 @@ SharedText make_error(const SignalFailure& f) {
 }
 
 SharedText make_relay(std::string_view text, const ClientMessage& m, UserId sender) {
-  auto open = text.find_first_not_of(" \t\r\n");
-  auto first_member = text.find_first_not_of(" \t\r\n", open + 1);
-  // Splice only what every parser reads the same way: no `from` of its own, no duplicate
-  // keys (the target must see exactly what we checked).
-  bool splice = !m.envelope.contains("from") && open != std::string_view::npos &&
-                text[open] == '{' && first_member != std::string_view::npos &&
-                text[first_member] != '}' && written_members(text) == m.envelope.size();
-  if (!splice) return make_relay(m.envelope, sender);
+  if (!m.rewritten.empty()) return std::make_shared<const std::string>(m.rewritten);
+  auto open = text.find('{');  // parse_client_message saw an object: only whitespace before
   std::string out;
   out.reserve(text.size() + 32);
   out += "{\"from\":";

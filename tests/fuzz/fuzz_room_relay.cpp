@@ -224,7 +224,10 @@ class Model {
         if (!is_member(*m.to) || !current.contains(*m.to)) {
           return error(peer, "peer_not_in_room", type);
         }
-        json relayed = m.envelope;
+        // What the sender wrote (nlohmann and the daemon's parser agree on JSON the ops
+        // build), with the server's `from`.
+        json relayed = json::parse(text, nullptr, false);
+        if (relayed.is_discarded()) fail("model: a relayed message that nlohmann cannot read");
         relayed["from"] = u;
         // Through text and back, as the peer will see it (non-finite numbers become null).
         expect(*m.to, json::parse(relayed.dump()));

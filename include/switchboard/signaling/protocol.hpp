@@ -63,7 +63,9 @@ struct ClientMessage {
   std::string room_id;                     // every type but CreateRoom
   std::optional<std::size_t> max_members;  // CreateRoom
   std::optional<UserId> to;                // SDP, ICECandidate
-  nlohmann::json envelope;                 // SDP, ICECandidate: relayed as written
+  /// SDP, ICECandidate whose text cannot take a spliced-in `from` (the sender wrote one, or
+  /// a key twice): the checked message with `from` set, to relay instead. Usually empty.
+  std::string rewritten;
 };
 
 /// Parses and checks one text frame from `sender`. Pure: no state, no I/O.
