@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,7 +39,8 @@ RoomLimits room_limits(const Settings& s) {
 struct Server::Impl {
   explicit Impl(Settings s)
       : settings(std::move(s)),
-        ioc(static_cast<int>(io_thread_count())),
+        ioc(1),
+        connection_contexts(make_connection_contexts(io_thread_count())),
         pool(settings.worker_threads, settings.hash_queue_limit),
         store(settings.db_path),
         hasher(settings.argon2_opslimit, settings.argon2_memlimit),
@@ -82,14 +84,35 @@ struct Server::Impl {
     grace_timer.async_wait([this](auto ec) {
       if (ec) return;
       spdlog::warn("shutdown grace period over with {} connections open", limiter->open());
-      ioc.stop();
+      stop_all();
     });
     limiter->on_idle([this] { net::post(shutdown_strand, [this] { grace_timer.cancel(); }); });
     if (limiter->open() == 0) grace_timer.cancel();
   }
 
+  /// One io_context per I/O thread, each run by its thread alone: a connection lives on one
+  /// thread from accept to close, so its handlers need no strand, and a message between two
+  /// connections of one thread is written in place.
+  static std::vector<std::unique_ptr<net::io_context>> make_connection_contexts(unsigned n) {
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (unsigned i = 1; i < n; ++i) out.push_back(std::make_unique<net::io_context>(1));
+    return out;
+  }
+
+  /// Every io_context, the main one (acceptor, signals, shutdown) first.
+  std::vector<net::io_context*> all_contexts() {
+    std::vector<net::io_context*> out{&ioc};
+    for (auto& c : connection_contexts) out.push_back(c.get());
+    return out;
+  }
+
+  void stop_all() {
+    for (auto* c : all_contexts()) c->stop();
+  }
+
   Settings settings;
   net::io_context ioc;
+  std::vector<std::unique_ptr<net::io_context>> connection_contexts;
   WorkerPool pool;
   UserStore store;
   PasswordHasher hasher;
@@ -132,17 +155,24 @@ std::uint16_t Server::start(bool handle_signals) {
   }
   auto address = net::ip::make_address(impl_->settings.server_host);
   impl_->listener = std::make_shared<Listener>(
-      impl_->ioc, net::ip::tcp::endpoint(address, impl_->settings.server_port), impl_->ctx,
-      impl_->limiter);
+      impl_->all_contexts(), net::ip::tcp::endpoint(address, impl_->settings.server_port),
+      impl_->ctx, impl_->limiter);
   impl_->listener->run();
   return impl_->listener->local_endpoint().port();
 }
 
 void Server::run() {
   Impl& s = *impl_;
+  // The other contexts have nothing to do until connections arrive: keep them running until
+  // the main one ends, which it does once shutdown has seen the last connection go.
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep;
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < s.io_thread_count(); ++i) threads.emplace_back([&s] { s.ioc.run(); });
+  for (auto& c : s.connection_contexts) {
+    keep.push_back(net::make_work_guard(*c));
+    threads.emplace_back([ctx = c.get()] { ctx->run(); });
+  }
   s.ioc.run();
+  keep.clear();
   for (auto& t : threads) t.join();
   // Handlers the io_context still holds (after a grace-period stop) are destroyed with it,
   // after the strand the idle callback posts to: nothing may call back into us from there.

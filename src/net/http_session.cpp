@@ -95,7 +95,7 @@ void HttpSession::on_request() {
   try {
     ctx_.api.handle(to_http_request(req, peer_address_, ctx_.settings.trusted_proxies),
                     stream_.get_executor(), [self = shared_from_this()](HttpResponse r) {
-                      // The answer may come from a worker thread: return to our strand.
+                      // The answer may come from a worker thread: return to our own thread.
                       net::dispatch(
                           self->stream_.get_executor(),
                           [self, r = std::move(r)]() mutable { self->respond(std::move(r)); });

@@ -2,7 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
 #include "switchboard/config/settings.hpp"
@@ -14,10 +14,10 @@ namespace switchboard {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-Listener::Listener(net::io_context& ioc, const tcp::endpoint& endpoint, ServerContext& ctx,
-                   std::shared_ptr<ConnectionLimiter> limiter)
-    : ioc_(ioc),
-      acceptor_(net::make_strand(ioc)),
+Listener::Listener(std::vector<net::io_context*> contexts, const tcp::endpoint& endpoint,
+                   ServerContext& ctx, std::shared_ptr<ConnectionLimiter> limiter)
+    : contexts_(std::move(contexts)),
+      acceptor_(*contexts_.front()),
       retry_timer_(acceptor_.get_executor()),
       ctx_(ctx),
       limiter_(std::move(limiter)) {
@@ -40,9 +40,9 @@ void Listener::stop() {
 }
 
 void Listener::do_accept() {
-  acceptor_.async_accept(net::make_strand(ioc_), [self = shared_from_this()](auto ec, auto s) {
-    self->on_accept(ec, std::move(s));
-  });
+  net::any_io_executor target = contexts_[next_context_++ % contexts_.size()]->get_executor();
+  acceptor_.async_accept(
+      target, [self = shared_from_this()](auto ec, auto s) { self->on_accept(ec, std::move(s)); });
 }
 
 void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {

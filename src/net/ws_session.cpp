@@ -84,62 +84,63 @@ void WsSession::run(std::string_view client_key) {
   }
   last_heard_ = Clock::now();
   arm_keepalive(last_heard_ + std::chrono::seconds(ctx_.settings.ws_ping_interval));
-  // Frames the client sent right behind its upgrade request came with it.
-  if (!partial_.empty()) {
-    partial_.erase(0, consume(partial_));
-  }
-  wait_readable();
+  // Frames the client sent right behind its upgrade request came with it; more may sit in
+  // the socket already, announced while nobody waited: read before waiting.
+  if (!partial_.empty()) partial_.erase(0, consume(partial_));
+  on_readable({});
 }
 
 void WsSession::wait_readable() {
-  // A one-byte peek rather than async_wait: Asio tries a receive at once when the socket
-  // became readable since the last wait (async_wait would not, and with edge-triggered epoll
-  // and several I/O threads, data arriving between our last read and the wait would sit
-  // unseen until the next packet). The peeked byte stays in the socket for read_some.
-  socket_.async_receive(net::buffer(&peek_, 1), tcp::socket::message_peek,
-                        [self = shared_from_this()](auto ec, auto) { self->on_readable(ec); });
+  // A wait, not a read: an idle connection holds no buffer. Only this connection's thread
+  // runs its io_context's reactor, so no readiness can be taken between our last read
+  // (which drained the socket) and this wait.
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](auto ec) { self->on_readable(ec); });
 }
 
 void WsSession::on_readable(boost::system::error_code ec) {
   if (ec || finished_) return finish();
   for (int round = 0; round < kReadsPerWake; ++round) {
-    if (!partial_.empty()) {
-      if (!read_into_partial()) return;
-      if (partial_.size() < kPartialChunk) break;  // probably all there was
-      continue;
-    }
-    char* buffer = thread_read_buffer();
-    std::size_t n = socket_.read_some(net::buffer(buffer, kReadChunk), ec);
-    if (ec == net::error::would_block) break;
-    if (ec) return finish();  // end of stream or a reset: the peer is gone
-    last_heard_ = Clock::now();
-    ping_sent_ = false;
-    std::span<char> unread(buffer, n);
-    std::size_t used = consume(unread);
-    // The start of a frame whose rest is still on its way waits in the session's own memory.
-    if (used < n) partial_.assign(buffer + used, n - used);
-    if (n < kReadChunk) break;  // the socket is drained: spare the would_block read
+    auto read = partial_.empty() ? read_into_thread_buffer() : read_into_partial();
+    if (read == Read::ended) return finish();
+    // Readiness is edge-triggered: wait only once the socket is known to be empty.
+    if (read == Read::drained) return wait_readable();
   }
-  wait_readable();
+  // More is waiting, but other connections of this thread get their turn first.
+  net::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
 }
 
-bool WsSession::read_into_partial() {
+WsSession::Read WsSession::read_into_thread_buffer() {
+  char* buffer = thread_read_buffer();
+  boost::system::error_code ec;
+  std::size_t n = socket_.read_some(net::buffer(buffer, kReadChunk), ec);
+  if (ec == net::error::would_block) return Read::drained;
+  if (ec) return Read::ended;  // end of stream or a reset: the peer is gone
+  heard();
+  std::size_t used = consume(std::span<char>(buffer, n));
+  // The start of a frame whose rest is still on its way waits in the session's own memory.
+  if (used < n) partial_.assign(buffer + used, n - used);
+  return n < kReadChunk ? Read::drained : Read::more;
+}
+
+WsSession::Read WsSession::read_into_partial() {
   std::size_t old = partial_.size();
   partial_.resize(old + kPartialChunk);
   boost::system::error_code ec;
   std::size_t n = socket_.read_some(net::buffer(partial_.data() + old, kPartialChunk), ec);
   partial_.resize(old + n);
-  if (ec == net::error::would_block) return true;
-  if (ec) {
-    finish();
-    return false;
-  }
-  last_heard_ = Clock::now();
-  ping_sent_ = false;
+  if (ec == net::error::would_block) return Read::drained;
+  if (ec) return Read::ended;
+  heard();
   partial_.erase(0, consume(partial_));
   // A large message must not pin its buffer to an idle connection.
   if (partial_.empty()) std::string().swap(partial_);
-  return true;
+  return n < kPartialChunk ? Read::drained : Read::more;
+}
+
+void WsSession::heard() {
+  last_heard_ = Clock::now();
+  ping_sent_ = false;
 }
 
 std::size_t WsSession::consume(std::span<char> unread) {
@@ -223,8 +224,8 @@ void WsSession::deliver(SharedText message) {
     // What it has not read by now it will not read: drop the queue rather than wait on it.
     start_close(CloseCode::policy, "too slow to read its messages", false);
   } else if (start) {
-    // From an I/O thread and with this session's strand idle, this writes at once, on the
-    // sender's thread: no hand-over to another thread for the common case.
+    // On this connection's own I/O thread (the sender shares it, or it is answering itself)
+    // this writes at once; from another thread it is handed over.
     net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_write(); });
   }
 }
@@ -238,7 +239,7 @@ void WsSession::enqueue_control(ws::Opcode opcode, std::string payload) {
     start = !writing_;
     writing_ = true;
   }
-  if (start) do_write();  // strand only
+  if (start) do_write();  // on our own thread
 }
 
 void WsSession::do_write() {

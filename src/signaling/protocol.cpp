@@ -5,6 +5,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cstddef>
+#include <cstring>
 
 #include "switchboard/util/json_depth.hpp"
 
@@ -132,11 +133,14 @@ std::size_t written_members(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
+      // Strings are most of a signaling message (an SDP): jump to the next quote, which
+      // ends the string unless an odd number of backslashes escapes it.
+      const void* quote = std::memchr(text.data() + i, '"', text.size() - i);
+      if (!quote) break;
+      i = static_cast<std::size_t>(static_cast<const char*>(quote) - text.data());
+      std::size_t backslashes = 0;
+      while (backslashes < i && text[i - 1 - backslashes] == '\\') ++backslashes;
+      if (backslashes % 2 == 0) in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {

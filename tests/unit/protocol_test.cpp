@@ -523,3 +523,30 @@ TEST(Protocol, RelayFromTextWithDuplicateKeysIsReserialised) {
 
 }  // namespace
 }  // namespace switchboard
+
+namespace switchboard {
+namespace {
+
+// The duplicate-key check counts top-level members as written, skipping strings: escaped
+// quotes, commas and braces inside a string count for nothing.
+TEST(Protocol, RelaySplicesWhenStringsHoldQuotesAndCommas) {
+  std::string text =
+      R"({"msg_type":3,"note":"say \"hi\", {then} \\","to":7,"payload":{"room_id":"r","candidate":null,"x":"\\\""}})";
+  auto parsed = parse_client_message(text, 42, 64);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*make_relay(text, parsed.value(), 42), "{\"from\":42," + text.substr(1));
+}
+
+TEST(Protocol, RelayRewritesDuplicateKeysBehindTrickyStrings) {
+  std::string text =
+      R"({"msg_type":3,"note":"a \", \"to\":9, \\","to":7,"payload":{"room_id":"r","candidate":null},"to":8})";
+  auto parsed = parse_client_message(text, 42, 64);
+  ASSERT_TRUE(parsed.ok());
+  auto relayed = nlohmann::json::parse(*make_relay(text, parsed.value(), 42));
+  EXPECT_EQ(relayed["to"], *parsed.value().to);
+  EXPECT_EQ(relayed["from"], 42);
+  EXPECT_EQ(make_relay(text, parsed.value(), 42)->find("\"to\":7"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace switchboard

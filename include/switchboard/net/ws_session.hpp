@@ -25,7 +25,7 @@ namespace switchboard {
 /// connection holds no read buffer), hands each text message to the SignalingHub, and
 /// writes what the hub delivers through a bounded queue: one gathered write outstanding,
 /// carrying every frame queued meanwhile. The session lives as long as an operation of it
-/// is pending; its handlers run on its strand.
+/// is pending; its handlers all run on the one I/O thread that accepted it.
 class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
  public:
   /// `early_data`: bytes the client sent after its upgrade request, already read.
@@ -49,14 +49,19 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
     std::array<std::uint8_t, ws::kMaxServerHeader> header{};
   };
 
+  enum class Read { drained, more, ended };
+
   void wait_readable();
   void on_readable(boost::system::error_code ec);
+  /// One read into this thread's buffer; a frame left incomplete moves to partial_.
+  Read read_into_thread_buffer();
+  /// One read behind the piece of a frame already in partial_.
+  Read read_into_partial();
+  /// The peer is alive: keepalive starts counting again.
+  void heard();
   /// Parses and handles every whole frame in `unread` (unmasking in place); returns the bytes
   /// used. Once the close has begun, everything is used: input is only drained.
   std::size_t consume(std::span<char> unread);
-  /// Reads what the socket has into partial_, behind the piece of a frame already there.
-  /// Returns false when the connection ended.
-  bool read_into_partial();
   void on_text(std::string_view text);
 
   /// Queues a control frame (a pong or a ping); returns false once the close is queued.
@@ -74,7 +79,7 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void on_peer_close(std::uint16_t code);
   void shutdown_socket();
   void finish();
-  /// Leaves the hub (and so every room) once; strand only.
+  /// Leaves the hub (and so every room) once; own thread only.
   void leave_hub();
 
   boost::asio::ip::tcp::socket socket_;
@@ -84,11 +89,10 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
   ws::FrameReader reader_;
   std::string partial_;  // unread bytes of a frame not yet whole (empty, and freed, when idle)
-  char peek_ = 0;        // where the readiness wait peeks (the byte is read again later)
   TokenBucket rate_;
   TokenBucket strikes_;  // how many rate-limited messages we tolerate before closing
 
-  // Strand only.
+  // Own thread only.
   std::chrono::steady_clock::time_point last_heard_;
   bool ping_sent_ = false;       // a keepalive ping is unanswered
   bool close_begun_ = false;     // our close frame is queued: what arrives now is discarded

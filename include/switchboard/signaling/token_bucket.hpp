@@ -6,7 +6,7 @@
 namespace switchboard {
 
 /// A token bucket: up to `burst` events at once, refilled at `rate` per second. Not locked:
-/// each connection owns its own and touches it only on its strand.
+/// each connection owns its own and touches it only on its own I/O thread.
 class TokenBucket {
  public:
   using Clock = std::chrono::steady_clock;
