@@ -61,6 +61,12 @@ bool is_parse_error(SignalError e) {
   }
 }
 
+/// An id as the daemon reads one: a non-negative integer. JSON's -0 is the integer 0 to
+/// Boost.JSON, and a signed zero to nlohmann; both mean 0.
+bool is_id(const json& v) {
+  return v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() == 0);
+}
+
 void check_accepted(std::string_view text, const switchboard::ClientMessage& m) {
   CHECK(is_client_type(m.type));
   // What was accepted is a JSON object with an integer msg_type naming m.type.
@@ -73,7 +79,7 @@ void check_accepted(std::string_view text, const switchboard::ClientMessage& m) 
   CHECK(original["msg_type"].get<std::int64_t>() == static_cast<int>(m.type));
   // A present `from` is the sender's own id, never someone else's.
   if (original.contains("from")) {
-    CHECK(original["from"].is_number_unsigned());
+    CHECK(is_id(original["from"]));
     CHECK(original["from"].get<std::uint64_t>() == kSender);
   }
   if (m.type == MsgType::create_room) {
@@ -88,7 +94,7 @@ void check_accepted(std::string_view text, const switchboard::ClientMessage& m) 
   }
   // Relayed types: `to` and an object envelope whose payload carries the checked fields.
   CHECK(m.to.has_value());
-  CHECK(original.contains("to") && original["to"].is_number_unsigned());
+  CHECK(original.contains("to") && is_id(original["to"]));
   CHECK(original["to"].get<std::uint64_t>() == *m.to);
   CHECK(original.contains("payload"));
   const json& payload = original.at("payload");
@@ -114,7 +120,7 @@ void check_accepted(std::string_view text, const switchboard::ClientMessage& m) 
   CHECK(!relayed.is_discarded() && relayed.is_object());
   CHECK(relayed["from"].is_number_unsigned() && relayed["from"].get<std::uint64_t>() == kSender);
   CHECK(relayed["msg_type"] == static_cast<int>(m.type));
-  CHECK(relayed["to"].is_number_unsigned() && relayed["to"].get<std::uint64_t>() == *m.to);
+  CHECK(is_id(relayed["to"]) && relayed["to"].get<std::uint64_t>() == *m.to);
   CHECK(relayed["payload"].is_object() && relayed["payload"]["room_id"] == m.room_id);
   json without_from = relayed;
   without_from.erase("from");
