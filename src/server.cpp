@@ -31,6 +31,19 @@ namespace {
 /// throttled: many users can share one address (an office, a carrier NAT).
 constexpr unsigned kAddressFailureFactor = 4;
 
+/// Runs `ioc` until it stops. A handler that throws is a bug of ours: it is logged, and the
+/// thread goes on serving its other connections rather than taking the process down.
+void run_guarded(net::io_context& ioc) {
+  for (;;) {
+    try {
+      ioc.run();
+      return;
+    } catch (const std::exception& e) {
+      spdlog::error("an I/O handler failed: {}", e.what());
+    }
+  }
+}
+
 RoomLimits room_limits(const Settings& s) {
   return RoomLimits{s.room_default_size, s.room_max_size, s.rooms_per_user};
 }
@@ -169,9 +182,9 @@ void Server::run() {
   std::vector<std::thread> threads;
   for (auto& c : s.connection_contexts) {
     keep.push_back(net::make_work_guard(*c));
-    threads.emplace_back([ctx = c.get()] { ctx->run(); });
+    threads.emplace_back([ctx = c.get()] { run_guarded(*ctx); });
   }
-  s.ioc.run();
+  run_guarded(s.ioc);
   keep.clear();
   for (auto& t : threads) t.join();
   // Handlers the io_context still holds (after a grace-period stop) are destroyed with it,

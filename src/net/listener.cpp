@@ -47,6 +47,7 @@ void Listener::do_accept() {
 
 void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
+  if (ctx_.shutting_down) return;  // accepted just as shutdown began: the socket closes here
   if (ec) {
     // Out of file descriptors or the like: back off briefly instead of spinning.
     spdlog::error("accept failed: {}", ec.message());

@@ -151,13 +151,15 @@ FrameReader::Step FrameReader::fail(std::uint16_t code, std::string_view reason)
   return s;
 }
 
+void FrameReader::message_handled() {
+  if (!release_fragments_) return;
+  std::string().swap(fragments_);
+  release_fragments_ = false;
+}
+
 FrameReader::Step FrameReader::next(std::span<char> unread) {
   if (failed_) return fail(kCloseProtocolError, "protocol error");
-  if (release_fragments_) {
-    // The last message was handed out of fragments_; an idle connection keeps no buffer.
-    std::string().swap(fragments_);
-    release_fragments_ = false;
-  }
+  message_handled();  // in case the caller did not say so
   const auto* b = reinterpret_cast<const unsigned char*>(unread.data());
   const std::size_t have = unread.size();
   if (have < 2) return {};

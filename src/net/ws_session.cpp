@@ -158,6 +158,7 @@ std::size_t WsSession::consume(std::span<char> unread) {
         break;
       case ws::Event::Kind::text:
         on_text(e.payload);
+        reader_.message_handled();
         break;
       case ws::Event::Kind::ping:
         enqueue_control(ws::Opcode::pong, std::string(e.payload));
@@ -170,8 +171,7 @@ std::size_t WsSession::consume(std::span<char> unread) {
         {
           std::lock_guard lock(mutex_);
           closing_ = true;
-          queue_.clear();  // a broken peer gets its close frame next, nothing else
-          queued_messages_ = 0;
+          clear_queue();  // a broken peer gets its close frame next, nothing else
         }
         begin_close(e.code, std::string(e.payload));
         return unread.size();
@@ -235,7 +235,15 @@ void WsSession::enqueue_control(ws::Opcode opcode, std::string payload) {
   {
     std::lock_guard lock(mutex_);
     if (closing_ || close_queued_) return;
-    queue_.push_back(Outgoing{std::make_shared<const std::string>(std::move(payload)), opcode});
+    auto shared = std::make_shared<const std::string>(std::move(payload));
+    // A peer that pings without reading must not grow the queue: one pong waits at most,
+    // answering the latest ping (RFC 6455 section 5.5.3 allows exactly that).
+    if (opcode == ws::Opcode::pong && queued_pong_) {
+      queue_[*queued_pong_].payload = std::move(shared);
+      return;
+    }
+    if (opcode == ws::Opcode::pong) queued_pong_ = queue_.size();
+    queue_.push_back(Outgoing{std::move(shared), opcode});
     start = !writing_;
     writing_ = true;
   }
@@ -251,6 +259,7 @@ void WsSession::do_write() {
     }
     batch_.swap(queue_);
     queued_messages_ = 0;
+    queued_pong_.reset();
   }
   buffers_.clear();
   buffers_.reserve(batch_.size() * 2);
@@ -280,7 +289,7 @@ void WsSession::on_write(boost::system::error_code ec) {
       std::lock_guard lock(mutex_);
       closing_ = true;
       writing_ = false;
-      queue_.clear();
+      clear_queue();
     }
     // The connection is broken: make the pending wait fail now, which finishes the session.
     return shutdown_socket();
@@ -328,8 +337,7 @@ void WsSession::start_close(CloseCode code, std::string_view reason, bool flush)
     if (closing_) return;
     closing_ = true;  // from now on deliver() drops messages
     if (!flush) {
-      queue_.clear();
-      queued_messages_ = 0;
+      clear_queue();
     }
   }
   net::dispatch(socket_.get_executor(), [self = shared_from_this(), code, r = std::string(reason)] {
@@ -370,10 +378,15 @@ void WsSession::on_peer_close(std::uint16_t code) {
   {
     std::lock_guard lock(mutex_);
     closing_ = true;
-    queue_.clear();  // it has said its last word; what it did not get it will not read
-    queued_messages_ = 0;
+    clear_queue();  // it has said its last word; what it did not get it will not read
   }
   begin_close(code, {});  // echo the peer's code (RFC 6455 section 5.5.1)
+}
+
+void WsSession::clear_queue() {
+  queue_.clear();
+  queued_messages_ = 0;
+  queued_pong_.reset();
 }
 
 void WsSession::shutdown_socket() {
@@ -389,7 +402,7 @@ void WsSession::finish() {
   {
     std::lock_guard lock(mutex_);
     closing_ = true;
-    queue_.clear();
+    clear_queue();
   }
   leave_hub();
   boost::system::error_code ignored;

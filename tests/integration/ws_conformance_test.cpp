@@ -162,6 +162,13 @@ class RawWs {
     EXPECT_EQ(welcome->value("msg_type", -1), 12) << welcome->dump();
   }
 
+  /// Caps what the kernel holds for us (64 KiB: small, yet no crawl of tiny windows), so a
+  /// server writing to a client that does not read blocks early.
+  void shrink_receive_buffer() {
+    int size = 65536;
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+
   bool send_raw(std::string_view bytes) {
     while (!bytes.empty()) {
       auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -592,6 +599,46 @@ TEST_F(WsConformance, MessageOfExactly64KiBIsAccepted) {
   auto m = ws->next_message();
   ASSERT_TRUE(m.has_value()) << "no answer to a message of exactly the limit";
   EXPECT_EQ(m->value("msg_type", -1), 5) << m->dump();
+}
+
+// A client that pings and never reads must not grow the server's queue: while our writes are
+// stuck, one pong waits, answering the latest ping (RFC 6455 5.5.3).
+TEST(WsConformanceFlood, PingsFromAClientThatDoesNotReadQueueOnePong) {
+  TestServer server([](Settings& s) {
+    s.rate_limit_burst = 1'000'000;
+    s.rate_limit_per_sec = 1'000'000;
+    s.ws_send_queue = 1'000'000;
+  });
+  RawWs ws;
+  ws.open(server.port(), register_user(server.port(), "pinger").api_key);
+  ws.shrink_receive_buffer();
+  // 150,000 Error answers (about 14 MB) fill every buffer between us, and the server's
+  // writes stall; then the pings come.
+  constexpr int kGarbage = 150'000;
+  constexpr int kPings = 100'000;
+  std::string garbage;
+  for (int i = 0; i < kGarbage; ++i) garbage += make_frame(kFin | kText, "x");
+  ASSERT_TRUE(ws.send_raw(garbage));
+  std::string pings;
+  for (int i = 0; i < kPings; ++i) pings += make_frame(kFin | kPing, "");
+  ASSERT_TRUE(ws.send_raw(pings));
+  ASSERT_TRUE(ws.send_frame(kFin | kText, kCreateRoom));
+  // Now read it all: errors, a few pongs, and last the answer to CreateRoom.
+  int errors = 0;
+  int pongs = 0;
+  for (;;) {
+    auto f = ws.read_frame();
+    ASSERT_TRUE(f.has_value()) << "connection ended after " << errors << " errors, " << pongs
+                               << " pongs";
+    if (f->opcode == kPong) ++pongs;
+    if (f->opcode != kText) continue;
+    auto m = json::parse(f->payload, nullptr, false);
+    if (m.value("msg_type", -1) == 5) break;
+    ++errors;
+  }
+  EXPECT_EQ(errors, kGarbage);
+  EXPECT_GE(pongs, 1);
+  EXPECT_LE(pongs, 100) << "pongs queued one per ping while the writes were stuck";
 }
 
 // --- the opening handshake ------------------------------------------------------------------

@@ -1072,3 +1072,22 @@ TEST(WsFrame, ValidClientKey) {
 
 }  // namespace
 }  // namespace switchboard::ws
+
+namespace switchboard::ws {
+namespace {
+
+// An idle connection keeps no buffer: once a fragmented message has been handled, its
+// buffer goes, without waiting for the next frame.
+TEST(WsFrame, FragmentBufferIsReleasedOnceTheMessageIsHandled) {
+  Conn c;
+  EXPECT_TRUE(IsKind(c.send(frame(kText, std::string(1000, 'a'), not_fin())), Kind::fragment));
+  EXPECT_GE(c.reader().buffered(), 1000u);
+  Got g = c.send(frame(kCont, "b"));
+  ASSERT_TRUE(IsKind(g, Kind::text));
+  EXPECT_EQ(g.payload.size(), 1001u);
+  c.reader().message_handled();
+  EXPECT_EQ(c.reader().buffered(), 0u);
+}
+
+}  // namespace
+}  // namespace switchboard::ws

@@ -86,6 +86,10 @@ class FrameReader {
   };
   Step next(std::span<char> unread);
 
+  /// The text event just returned has been handled: a fragmented message's buffer goes now,
+  /// not when the next frame comes (an idle connection keeps no buffer).
+  void message_handled();
+
   /// Memory held between messages (the buffer of a fragmented message, if any).
   std::size_t buffered() const { return fragments_.capacity(); }
 

@@ -77,6 +77,8 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void begin_close(std::uint16_t code, const std::string& reason);
   /// The peer sent a close frame: answer it (unless ours went out already) and end.
   void on_peer_close(std::uint16_t code);
+  /// Drops every queued frame; mutex_ held.
+  void clear_queue();
   void shutdown_socket();
   void finish();
   /// Leaves the hub (and so every room) once; own thread only.
@@ -104,7 +106,8 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
 
   std::mutex mutex_;  // guards the queue and the flags below; deliver() comes from any thread
   std::vector<Outgoing> queue_;
-  std::size_t queued_messages_ = 0;  // text messages in queue_ (what the limit counts)
+  std::size_t queued_messages_ = 0;         // text messages in queue_ (what the limit counts)
+  std::optional<std::size_t> queued_pong_;  // where in queue_ the one waiting pong is
   bool writing_ = false;
   bool closing_ = false;       // no more deliveries accepted
   bool close_queued_ = false;  // the close frame is queued: nothing may follow it
