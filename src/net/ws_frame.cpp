@@ -151,6 +151,26 @@ FrameReader::Step FrameReader::fail(std::uint16_t code, std::string_view reason)
   return s;
 }
 
+const char* to_string(Event::Kind kind) {
+  switch (kind) {
+    case Event::Kind::need_more:
+      return "need_more";
+    case Event::Kind::fragment:
+      return "fragment";
+    case Event::Kind::text:
+      return "text";
+    case Event::Kind::ping:
+      return "ping";
+    case Event::Kind::pong:
+      return "pong";
+    case Event::Kind::close:
+      return "close";
+    case Event::Kind::fail:
+      return "fail";
+  }
+  return "?";
+}
+
 void FrameReader::message_handled() {
   if (!release_fragments_) return;
   std::string().swap(fragments_);

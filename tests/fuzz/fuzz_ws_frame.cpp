@@ -39,23 +39,7 @@ std::string g_trace;  // what the current input did, printed when an invariant b
   } while (false)
 
 const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::need_more:
-      return "need_more";
-    case Kind::fragment:
-      return "fragment";
-    case Kind::text:
-      return "text";
-    case Kind::ping:
-      return "ping";
-    case Kind::pong:
-      return "pong";
-    case Kind::close:
-      return "close";
-    case Kind::fail:
-      return "fail";
-  }
-  return "?";
+  return ws::to_string(k);
 }
 
 std::string hex(std::string_view s, std::size_t max = 64) {

@@ -100,23 +100,7 @@ std::string close_frame(std::uint16_t code, std::string_view reason) {
 // Reading them back
 
 const char* kind_name(Kind k) {
-  switch (k) {
-    case Kind::need_more:
-      return "need_more";
-    case Kind::fragment:
-      return "fragment";
-    case Kind::text:
-      return "text";
-    case Kind::ping:
-      return "ping";
-    case Kind::pong:
-      return "pong";
-    case Kind::close:
-      return "close";
-    case Kind::fail:
-      return "fail";
-  }
-  return "?";
+  return to_string(k);
 }
 
 std::string printable(std::string_view s) {

@@ -72,6 +72,9 @@ struct Event {
   std::uint16_t code = 0;
 };
 
+/// The kind's name, for logs and test messages.
+const char* to_string(Event::Kind kind);
+
 /// Incremental parser of client frames. Each call looks at the start of the unread bytes,
 /// and when a whole frame is there, unmasks it in place and returns what it means with how
 /// many bytes it used. Limits hold before any payload is buffered: a header that announces
