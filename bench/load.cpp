@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <functional>
@@ -72,28 +74,30 @@ class Listener {
   virtual void on_failure(Conn& conn, std::string_view what, beast::error_code ec) = 0;
 };
 
-/// One client WebSocket: connect, upgrade, read forever, and write one message at a time
-/// from a queue. Lives on one single-threaded io_context, so it needs no locks.
+/// One client WebSocket on a bare socket: connect, upgrade, read forever, and write all
+/// queued messages in one gathered write. A load generator must cost less than the server it
+/// measures, so this is not Beast's stream: it reads whatever the socket holds and parses
+/// every frame in it, and it masks with the all-zero key (RFC 6455 asks clients to mask;
+/// XOR with zeros leaves the payload as it is, so no copy). Lives on one single-threaded
+/// io_context, so it needs no locks.
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
   Conn(net::io_context& ioc, Listener& listener, std::size_t index)
-      : ws_(ioc), listener_(listener), index_(index) {}
+      : socket_(ioc), listener_(listener), index_(index) {}
 
   std::size_t index() const { return index_; }
   std::int64_t started_ns() const { return started_ns_; }
 
   void open(const tcp::endpoint& ep, std::string host, std::string target, Headers headers) {
     started_ns_ = now_ns();
-    ws_.set_option(
-        websocket::stream_base::decorator([h = std::move(headers)](websocket::request_type& req) {
-          req.set(http::field::user_agent, "switchboard-bench");
-          for (const auto& [name, value] : h) req.set(name, value);
-        }));
-    ws_.auto_fragment(false);
-    ws_.read_message_max(1 << 20);
-    beast::get_lowest_layer(ws_).async_connect(
-        ep, [self = shared_from_this(), host = std::move(host), target = std::move(target)](
-                beast::error_code ec) mutable { self->on_connect(ec, host, target); });
+    std::string req = "GET " + target + " HTTP/1.1\r\nHost: " + host +
+                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\nUser-Agent: switchboard-bench\r\n";
+    for (const auto& [name, value] : headers) req += name + ": " + value + "\r\n";
+    req += "\r\n";
+    socket_.async_connect(ep, [self = shared_from_this(), req = std::move(req)](
+                                  beast::error_code ec) mutable { self->on_connect(ec, req); });
   }
 
   void send(std::string message) {
@@ -105,53 +109,157 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void abort() {
     dead_ = true;
     beast::error_code ignored;
-    beast::get_lowest_layer(ws_).close(ignored);
+    socket_.close(ignored);
   }
 
  private:
-  void on_connect(beast::error_code ec, const std::string& host, const std::string& target) {
-    if (ec) return fail("connect", ec);
-    beast::get_lowest_layer(ws_).set_option(tcp::no_delay(true), ec);
-    ws_.async_handshake(
-        host, target, [self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
-  }
+  static constexpr std::size_t kReadChunk = 16 * 1024;
 
-  void on_handshake(beast::error_code ec) {
-    if (ec) return fail("handshake", ec);
-    ws_.text(true);
-    do_read();
+  void on_connect(beast::error_code ec, std::string& req) {
+    if (ec) return fail("connect", ec);
+    socket_.set_option(tcp::no_delay(true), ec);
+    auto request = std::make_shared<std::string>(std::move(req));
+    net::async_write(socket_, net::buffer(*request),
+                     [self = shared_from_this(), request](beast::error_code e, std::size_t) {
+                       if (e) return self->fail("handshake", e);
+                       self->do_read();
+                     });
   }
 
   void do_read() {
-    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_read(ec);
-    });
+    if (in_.size() - used_ < kReadChunk) in_.resize(used_ + kReadChunk);
+    socket_.async_read_some(
+        net::buffer(in_.data() + used_, in_.size() - used_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
-  void on_read(beast::error_code ec) {
+  void on_read(beast::error_code ec, std::size_t n) {
     if (ec) return fail("read", ec);
-    auto data = buffer_.cdata();
-    listener_.on_message(*this,
-                         std::string_view(static_cast<const char*>(data.data()), data.size()));
-    buffer_.consume(buffer_.size());
-    if (!dead_) do_read();
+    used_ += n;
+    std::size_t pos = 0;
+    if (!upgraded_) {
+      std::string_view head(in_.data(), used_);
+      auto end = head.find("\r\n\r\n");
+      if (end == std::string_view::npos) return do_read();
+      if (head.rfind("HTTP/1.1 101", 0) != 0) {
+        return fail("handshake", beast::http::error::bad_status);
+      }
+      upgraded_ = true;
+      pos = end + 4;
+    }
+    while (!dead_) {
+      auto taken = next_frame(pos);
+      if (taken == 0) break;
+      pos += taken;
+    }
+    if (dead_) return;
+    // Keep the unread start of a frame at the front.
+    std::memmove(in_.data(), in_.data() + pos, used_ - pos);
+    used_ -= pos;
+    do_read();
+  }
+
+  /// Handles the server frame at `pos` if it is whole; returns its size, or 0 for "not yet".
+  std::size_t next_frame(std::size_t pos) {
+    const auto* b = reinterpret_cast<const unsigned char*>(in_.data() + pos);
+    std::size_t have = used_ - pos;
+    if (have < 2) return 0;
+    std::size_t header = 2;
+    std::uint64_t length = b[1] & 0x7F;
+    if (length == 126) {
+      header = 4;
+      if (have < header) return 0;
+      length = (std::uint64_t{b[2]} << 8) | b[3];
+    } else if (length == 127) {
+      header = 10;
+      if (have < header) return 0;
+      length = 0;
+      for (int i = 2; i < 10; ++i) length = (length << 8) | b[i];
+    }
+    if (length > (1u << 24)) {
+      fail("read", beast::websocket::error::message_too_big);
+      return 0;
+    }
+    if (have < header + length) return 0;
+    std::string_view payload(in_.data() + pos + header, static_cast<std::size_t>(length));
+    const bool fin = (b[0] & 0x80) != 0;
+    switch (b[0] & 0x0F) {
+      case 0x0:  // continuation
+      case 0x1:  // text
+        message_.append(payload);
+        if (fin) {
+          listener_.on_message(*this, message_);
+          message_.clear();
+        }
+        break;
+      case 0x8:
+        fail("read", beast::websocket::error::closed);
+        break;
+      case 0x9:
+        queue_control(0xA, payload);
+        break;
+      default:
+        break;  // pong, binary: nothing for us
+    }
+    return header + static_cast<std::size_t>(length);
+  }
+
+  void queue_control(std::uint8_t opcode, std::string_view payload) {
+    control_.emplace_back(opcode, std::string(payload));
+    if (!writing_) do_write();
+  }
+
+  /// A client frame header with the all-zero masking key.
+  static void frame_header(std::uint8_t opcode, std::size_t length, std::string& out) {
+    out.push_back(static_cast<char>(0x80 | opcode));
+    if (length <= 125) {
+      out.push_back(static_cast<char>(0x80 | length));
+    } else if (length <= 0xFFFF) {
+      out.push_back(static_cast<char>(0x80 | 126));
+      out.push_back(static_cast<char>(length >> 8));
+      out.push_back(static_cast<char>(length & 0xFF));
+    } else {
+      out.push_back(static_cast<char>(0x80 | 127));
+      for (int shift = 56; shift >= 0; shift -= 8) {
+        out.push_back(static_cast<char>((static_cast<std::uint64_t>(length) >> shift) & 0xFF));
+      }
+    }
+    out.append(4, '\0');
   }
 
   void do_write() {
-    writing_ = true;
-    ws_.async_write(
-        net::buffer(queue_.front()),
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
-  }
-
-  void on_write(beast::error_code ec) {
-    if (ec) return fail("write", ec);
-    queue_.pop_front();
-    if (queue_.empty() || dead_) {
+    if (queue_.empty() && control_.empty()) {
       writing_ = false;
-    } else {
-      do_write();
+      return;
     }
+    writing_ = true;
+    batch_.clear();
+    headers_.clear();
+    for (auto& [opcode, payload] : control_)
+      batch_.push_back(std::move(payload)), ops_.push_back(opcode);
+    control_.clear();
+    for (auto& m : queue_) batch_.push_back(std::move(m)), ops_.push_back(0x1);
+    queue_.clear();
+    // Headers first, all of them, so that the buffers below point into a settled string.
+    std::vector<std::size_t> offsets;
+    offsets.reserve(batch_.size() + 1);
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+      offsets.push_back(headers_.size());
+      frame_header(ops_[i], batch_[i].size(), headers_);
+    }
+    offsets.push_back(headers_.size());
+    ops_.clear();
+    buffers_.clear();
+    for (std::size_t i = 0; i < batch_.size(); ++i) {
+      buffers_.emplace_back(headers_.data() + offsets[i], offsets[i + 1] - offsets[i]);
+      buffers_.emplace_back(batch_[i].data(), batch_[i].size());
+    }
+    net::async_write(socket_, buffers_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->fail("write", ec);
+                       if (self->dead_) return;
+                       self->do_write();
+                     });
   }
 
   void fail(std::string_view what, beast::error_code ec) {
@@ -160,12 +268,20 @@ class Conn : public std::enable_shared_from_this<Conn> {
     listener_.on_failure(*this, what, ec);
   }
 
-  websocket::stream<tcp::socket> ws_;
-  beast::flat_buffer buffer_;
-  std::deque<std::string> queue_;
+  tcp::socket socket_;
+  std::string in_;                  // what was read and not yet parsed, from the front
+  std::size_t used_ = 0;            // bytes of in_ that hold data
+  std::string message_;             // a text message so far (frames of one message)
+  std::vector<std::string> queue_;  // text messages waiting for the next write
+  std::vector<std::pair<std::uint8_t, std::string>> control_;  // pongs waiting
+  std::vector<std::string> batch_;                             // what the write carries
+  std::vector<std::uint8_t> ops_;
+  std::string headers_;
+  std::vector<net::const_buffer> buffers_;
   Listener& listener_;
   std::size_t index_;
   std::int64_t started_ns_ = 0;
+  bool upgraded_ = false;
   bool writing_ = false;
   bool dead_ = false;
 };

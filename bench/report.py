@@ -232,7 +232,9 @@ def main():
     doc = []
     doc.append("# Benchmarks: switchboard and PeerJS server, side by side\n")
     doc.append("Both servers measured in the same run, on the same machine, by the same load generator "
-               "(`switchboard-bench`, C++ with Beast WebSocket clients, in `bench/`), which speaks each "
+               "(`switchboard-bench`, C++ on Asio with WebSocket clients of its own: it reads whatever a socket holds, "
+               "writes everything queued for a socket in one gathered write, and masks with the all-zero key, "
+               "so it costs less than the servers it measures; in `bench/`), which speaks each "
                "server's protocol through an adapter. This file is written by `bench/run.sh`; the analysis "
                "section comes from `bench/analysis.md`.\n")
     doc.append("## Results\n")
