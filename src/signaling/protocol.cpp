@@ -315,9 +315,4 @@ SharedText make_relay(std::string_view text, const ClientMessage& m, UserId send
   return std::make_shared<const std::string>(std::move(out));
 }
 
-SharedText make_relay(json envelope, UserId sender) {
-  envelope["from"] = sender;
-  return share(envelope);
-}
-
 }  // namespace switchboard

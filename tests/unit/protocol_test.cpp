@@ -375,16 +375,19 @@ TEST(Protocol, MakeRelaySetsFromAndKeepsEverythingElse) {
                        {"sdpMLineIndex", 0},
                        {"usernameFragment", nullptr}}},
                      {"vendor", {{"big", 12345678901234LL}, {"neg", -3}}}}}};
-  json relayed = parse_json(make_relay(original, kSender));
-  EXPECT_EQ(relayed["from"], kSender);
-  json without_from = relayed;
-  without_from.erase("from");
-  EXPECT_EQ(without_from, original);
+  auto r = parse(original);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(relayed_without_from(original, r.value()), original);
 }
 
-TEST(Protocol, MakeRelayOverwritesAClientFrom) {
-  json original = {{"msg_type", 2}, {"from", 12345}, {"to", 9}, {"payload", {{"room_id", "r"}}}};
-  json relayed = parse_json(make_relay(original, kSender));
+TEST(Protocol, MakeRelayRewritesTheClientsOwnFrom) {
+  json original = {{"msg_type", 3},
+                   {"from", kSender},
+                   {"to", 9},
+                   {"payload", {{"room_id", "r"}, {"candidate", nullptr}}}};
+  auto r = parse(original);
+  ASSERT_TRUE(r.ok());
+  json relayed = parse_json(make_relay(original.dump(), r.value(), kSender));
   EXPECT_EQ(relayed["from"], kSender);
   EXPECT_EQ(relayed["payload"], original["payload"]);
   EXPECT_EQ(relayed["to"], 9);

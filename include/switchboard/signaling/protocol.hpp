@@ -82,11 +82,9 @@ SharedText make_room_joined(const std::string& room_id, UserId host,
 SharedText make_peer_event(MsgType type, const std::string& room_id, UserId user);
 SharedText make_peer_left(const std::string& room_id, UserId user, UserId host);
 SharedText make_error(const SignalFailure& failure);
-/// The relayed envelope with `from` set to the sender.
-SharedText make_relay(nlohmann::json envelope, UserId sender);
-/// The same message built from the sender's own text, `text` being what parsed into `m`:
-/// when the sender wrote no `from`, it is spliced in front of the sender's bytes, so the
-/// target gets the payload byte for byte and the server never re-serialises it.
+/// The relayed message, `text` being what parsed into `m`: `from` spliced in front of the
+/// sender's bytes, so the target gets the payload byte for byte and the server never
+/// re-serialises it (or, when the sender wrote a `from` or a key twice, m.rewritten).
 SharedText make_relay(std::string_view text, const ClientMessage& m, UserId sender);
 
 }  // namespace switchboard
