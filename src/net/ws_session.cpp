@@ -168,12 +168,8 @@ std::size_t WsSession::consume(std::span<char> unread) {
         return unread.size();
       case ws::Event::Kind::fail:
         spdlog::debug("ws user {}: {} ({})", user_id(), e.payload, e.code);
-        {
-          std::lock_guard lock(mutex_);
-          closing_ = true;
-          clear_queue();  // a broken peer gets its close frame next, nothing else
-        }
-        begin_close(e.code, std::string(e.payload));
+        // A broken peer gets its close frame next, nothing else.
+        begin_close(e.code, std::string(e.payload), Queued::drop);
         return unread.size();
     }
     if (close_begun_) return unread.size();
@@ -341,11 +337,11 @@ void WsSession::start_close(CloseCode code, std::string_view reason, bool flush)
     }
   }
   net::dispatch(socket_.get_executor(), [self = shared_from_this(), code, r = std::string(reason)] {
-    self->begin_close(static_cast<std::uint16_t>(code), r);
+    self->begin_close(static_cast<std::uint16_t>(code), r, Queued::send_first);
   });
 }
 
-void WsSession::begin_close(std::uint16_t code, const std::string& reason) {
+void WsSession::begin_close(std::uint16_t code, const std::string& reason, Queued queued) {
   if (finished_ || close_begun_) return;
   close_begun_ = true;
   keepalive_.cancel();
@@ -364,7 +360,7 @@ void WsSession::begin_close(std::uint16_t code, const std::string& reason) {
     std::lock_guard lock(mutex_);
     closing_ = true;
     close_queued_ = true;
-    // Messages queued before the close go out first.
+    if (queued == Queued::drop) clear_queue();
     queue_.push_back(
         Outgoing{std::make_shared<const std::string>(std::move(payload)), ws::Opcode::close});
     start = !writing_;
@@ -375,12 +371,9 @@ void WsSession::begin_close(std::uint16_t code, const std::string& reason) {
 
 void WsSession::on_peer_close(std::uint16_t code) {
   if (close_begun_) return;  // ours is out or on its way: the stream's end follows
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
-    clear_queue();  // it has said its last word; what it did not get it will not read
-  }
-  begin_close(code, {});  // echo the peer's code (RFC 6455 section 5.5.1)
+  // Echo the peer's code (RFC 6455 section 5.5.1). It has said its last word: what it did
+  // not get it will not read.
+  begin_close(code, {}, Queued::drop);
 }
 
 void WsSession::clear_queue() {

@@ -74,7 +74,10 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
 
   /// Stops accepting messages and closes with `code`; with `flush`, after the queue drains.
   void start_close(CloseCode code, std::string_view reason, bool flush);
-  void begin_close(std::uint16_t code, const std::string& reason);
+  /// What becomes of the frames queued when the close begins.
+  enum class Queued { send_first, drop };
+  /// Queues our close frame (own thread): the start of the close handshake.
+  void begin_close(std::uint16_t code, const std::string& reason, Queued queued);
   /// The peer sent a close frame: answer it (unless ours went out already) and end.
   void on_peer_close(std::uint16_t code);
   /// Drops every queued frame; mutex_ held.
