@@ -100,11 +100,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
                                   beast::error_code ec) mutable { self->on_connect(ec, req); });
   }
 
-  void send(std::string message) {
-    if (dead_) return;
-    queue_.push_back(std::move(message));
-    if (!writing_) do_write();
-  }
+  void send(std::string message) { queue_frame(0x1, std::move(message)); }
 
   void abort() {
     dead_ = true;
@@ -114,6 +110,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
  private:
   static constexpr std::size_t kReadChunk = 16 * 1024;
+  static constexpr std::size_t kMaxClientHeader = 14;  // 2 + 8 length bytes + 4 mask bytes
 
   void on_connect(beast::error_code ec, std::string& req) {
     if (ec) return fail("connect", ec);
@@ -196,7 +193,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
         fail("read", beast::websocket::error::closed);
         break;
       case 0x9:
-        queue_control(0xA, payload);
+        queue_frame(0xA, std::string(payload));  // the pong
         break;
       default:
         break;  // pong, binary: nothing for us
@@ -204,8 +201,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
     return header + static_cast<std::size_t>(length);
   }
 
-  void queue_control(std::uint8_t opcode, std::string_view payload) {
-    control_.emplace_back(opcode, std::string(payload));
+  void queue_frame(std::uint8_t opcode, std::string payload) {
+    if (dead_) return;
+    queue_.emplace_back(opcode, std::move(payload));
     if (!writing_) do_write();
   }
 
@@ -228,31 +226,22 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
   void do_write() {
-    if (queue_.empty() && control_.empty()) {
+    if (queue_.empty()) {
       writing_ = false;
       return;
     }
     writing_ = true;
     batch_.clear();
+    batch_.swap(queue_);
+    // Reserved for the longest headers, so the buffers pointing into it stay valid.
     headers_.clear();
-    for (auto& [opcode, payload] : control_)
-      batch_.push_back(std::move(payload)), ops_.push_back(opcode);
-    control_.clear();
-    for (auto& m : queue_) batch_.push_back(std::move(m)), ops_.push_back(0x1);
-    queue_.clear();
-    // Headers first, all of them, so that the buffers below point into a settled string.
-    std::vector<std::size_t> offsets;
-    offsets.reserve(batch_.size() + 1);
-    for (std::size_t i = 0; i < batch_.size(); ++i) {
-      offsets.push_back(headers_.size());
-      frame_header(ops_[i], batch_[i].size(), headers_);
-    }
-    offsets.push_back(headers_.size());
-    ops_.clear();
+    headers_.reserve(batch_.size() * kMaxClientHeader);
     buffers_.clear();
-    for (std::size_t i = 0; i < batch_.size(); ++i) {
-      buffers_.emplace_back(headers_.data() + offsets[i], offsets[i + 1] - offsets[i]);
-      buffers_.emplace_back(batch_[i].data(), batch_[i].size());
+    for (const auto& [opcode, payload] : batch_) {
+      std::size_t at = headers_.size();
+      frame_header(opcode, payload.size(), headers_);
+      buffers_.emplace_back(headers_.data() + at, headers_.size() - at);
+      buffers_.emplace_back(payload.data(), payload.size());
     }
     net::async_write(socket_, buffers_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -269,13 +258,12 @@ class Conn : public std::enable_shared_from_this<Conn> {
   }
 
   tcp::socket socket_;
-  std::string in_;                  // what was read and not yet parsed, from the front
-  std::size_t used_ = 0;            // bytes of in_ that hold data
-  std::string message_;             // a text message so far (frames of one message)
-  std::vector<std::string> queue_;  // text messages waiting for the next write
-  std::vector<std::pair<std::uint8_t, std::string>> control_;  // pongs waiting
-  std::vector<std::string> batch_;                             // what the write carries
-  std::vector<std::uint8_t> ops_;
+  std::string in_;        // what was read and not yet parsed, from the front
+  std::size_t used_ = 0;  // bytes of in_ that hold data
+  std::string message_;   // a text message so far (frames of one message)
+  using Frame = std::pair<std::uint8_t, std::string>;  // opcode, payload
+  std::vector<Frame> queue_;                           // waiting for the next write
+  std::vector<Frame> batch_;                           // what the write carries
   std::string headers_;
   std::vector<net::const_buffer> buffers_;
   Listener& listener_;
