@@ -38,10 +38,6 @@ std::string g_trace;  // what the current input did, printed when an invariant b
     if (!(cond)) fail(#cond); \
   } while (false)
 
-const char* kind_name(Kind k) {
-  return ws::to_string(k);
-}
-
 std::string hex(std::string_view s, std::size_t max = 64) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -241,7 +237,7 @@ std::string describe(const Prediction& p) {
   return std::string("model: header_complete=") + (p.header_complete ? "1" : "0") +
          " frame_complete=" + (p.frame_complete ? "1" : "0") +
          " frame_size=" + std::to_string(p.frame_size) + " required=" + codes(p.required) +
-         " optional=" + codes(p.optional) + " kind=" + kind_name(p.kind) +
+         " optional=" + codes(p.optional) + " kind=" + ws::to_string(p.kind) +
          " code=" + std::to_string(p.code) + " payload=" + hex(p.payload);
 }
 
@@ -289,9 +285,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const std::size_t before = unread.size();
       ws::FrameReader::Step step = reader.next(std::span<char>(unread.data(), unread.size()));
       const ws::Event& ev = step.event;
-      g_trace += std::string("  next: ") + kind_name(ev.kind) + " code=" + std::to_string(ev.code) +
-                 " consumed=" + std::to_string(step.consumed) + " payload=" + hex(ev.payload) +
-                 "\n    " + describe(want) + "\n";
+      g_trace += std::string("  next: ") + ws::to_string(ev.kind) +
+                 " code=" + std::to_string(ev.code) + " consumed=" + std::to_string(step.consumed) +
+                 " payload=" + hex(ev.payload) + "\n    " + describe(want) + "\n";
       if (trace) {
         std::fputs(g_trace.c_str(), stderr);
         g_trace.clear();

@@ -99,10 +99,6 @@ std::string close_frame(std::uint16_t code, std::string_view reason) {
 // ---------------------------------------------------------------------------------------------
 // Reading them back
 
-const char* kind_name(Kind k) {
-  return to_string(k);
-}
-
 std::string printable(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -129,7 +125,7 @@ struct Got {
 };
 
 std::string describe(const Got& g) {
-  return std::string(kind_name(g.kind)) + " code=" + std::to_string(g.code) +
+  return std::string(to_string(g.kind)) + " code=" + std::to_string(g.code) +
          " consumed=" + std::to_string(g.consumed) + " payload=\"" + printable(g.payload) + "\"";
 }
 
@@ -140,7 +136,7 @@ Got call(FrameReader& reader, std::string& bytes) {
 
 testing::AssertionResult IsKind(const Got& g, Kind k) {
   if (g.kind == k) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "expected " << kind_name(k) << ", got " << describe(g);
+  return testing::AssertionFailure() << "expected " << to_string(k) << ", got " << describe(g);
 }
 
 testing::AssertionResult IsFail(const Got& g, std::uint16_t code) {
@@ -276,18 +272,18 @@ TEST(WsFrame, TwoFramesInOneBufferComeOutOneAtATime) {
   std::string bytes = first + second;
 
   Step s = reader.next(std::span<char>(bytes.data(), bytes.size()));
-  ASSERT_EQ(s.event.kind, Kind::text) << kind_name(s.event.kind);
+  ASSERT_EQ(s.event.kind, Kind::text) << to_string(s.event.kind);
   EXPECT_EQ(s.event.payload, "first message");
   EXPECT_EQ(s.consumed, first.size());
 
   std::span<char> rest(bytes.data() + s.consumed, bytes.size() - s.consumed);
   s = reader.next(rest);
-  ASSERT_EQ(s.event.kind, Kind::text) << kind_name(s.event.kind);
+  ASSERT_EQ(s.event.kind, Kind::text) << to_string(s.event.kind);
   EXPECT_EQ(s.event.payload, "second");
   EXPECT_EQ(s.consumed, second.size());
 
   s = reader.next(std::span<char>(bytes.data() + bytes.size(), 0));
-  EXPECT_EQ(s.event.kind, Kind::need_more) << kind_name(s.event.kind);
+  EXPECT_EQ(s.event.kind, Kind::need_more) << to_string(s.event.kind);
   EXPECT_EQ(s.consumed, 0u);
 }
 
