@@ -6,6 +6,8 @@
 #include <array>
 #include <cstring>
 
+#include "switchboard/util/utf8.hpp"
+
 namespace switchboard::ws {
 
 namespace {
@@ -79,32 +81,9 @@ bool valid_utf8(std::string_view text) {
       p += 8;
     }
     if (p == end) break;
-    unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    std::size_t need;
-    unsigned char lo = 0x80, hi = 0xBF;  // the range of the byte after the lead
-    if (c >= 0xC2 && c <= 0xDF) {
-      need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      need = 2;
-      if (c == 0xE0) lo = 0xA0;  // no overlong three-byte forms
-      if (c == 0xED) hi = 0x9F;  // no UTF-16 surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      need = 3;
-      if (c == 0xF0) lo = 0x90;  // no overlong four-byte forms
-      if (c == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
-    } else {
-      return false;  // a continuation byte, an overlong two-byte lead, or 0xF5..0xFF
-    }
-    if (static_cast<std::size_t>(end - p) < need + 1) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (std::size_t i = 2; i <= need; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-    }
-    p += need + 1;
+    std::size_t n = utf8_sequence(p, end);
+    if (n == 0) return false;
+    p += n;
   }
   return true;
 }

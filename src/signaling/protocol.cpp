@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "switchboard/signaling/relay_scan.hpp"
 #include "switchboard/util/json_depth.hpp"
 
 namespace switchboard {
@@ -65,9 +66,6 @@ const char* describe(SignalError e) {
 }
 
 namespace {
-
-/// Room ids we hand out are 22 base64url characters; anything much longer is not ours.
-constexpr std::size_t kMaxRoomIdLength = 64;
 
 SignalFailure fail(SignalError code, std::string message, std::optional<int> type) {
   return SignalFailure{code, std::move(message), type};
@@ -166,6 +164,13 @@ json server_envelope(MsgType type, json payload) {
 
 Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text, UserId sender,
                                                           std::size_t max_room_size) {
+  if (auto relay = scan_relay(text)) return std::move(*relay);
+  return parse_client_message_in_full(text, sender, max_room_size);
+}
+
+Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_view text,
+                                                                  UserId sender,
+                                                                  std::size_t max_room_size) {
   // Parsed into a buffer on the stack: a signaling message of a few kilobytes costs no heap
   // allocation, and the checks read the parsed value in place (this runs for every message).
   alignas(std::max_align_t) unsigned char arena[8192];

@@ -121,7 +121,17 @@ Result<UserRecord, StoreError> UserStore::find_by_username(const std::string& us
 Result<Identity, StoreError> UserStore::find_by_key_hash(const std::string& api_key_hash) {
   std::lock_guard lock(mutex_);
   try {
-    SQLite::Statement q(*db_, "SELECT id, username FROM users WHERE api_key_hash = ?");
+    if (!find_key_) {
+      find_key_ = std::make_unique<SQLite::Statement>(
+          *db_, "SELECT id, username FROM users WHERE api_key_hash = ?");
+    }
+    SQLite::Statement& q = *find_key_;
+    // Rewound for the next call however this one ends, an exception included (a reset
+    // statement holds no read lock). The next bind replaces the key.
+    struct Rewind {
+      SQLite::Statement& q;
+      ~Rewind() { q.tryReset(); }
+    } rewind{q};
     q.bind(1, api_key_hash.data(), static_cast<int>(api_key_hash.size()));
     if (!q.executeStep()) return StoreError::not_found;
     return Identity{static_cast<UserId>(q.getColumn(0).getInt64()), q.getColumn(1).getString(),

@@ -1,4 +1,5 @@
-// Fuzzes parse_client_message, the one place client bytes become a signaling message.
+// Fuzzes parse_client_message, the one place client bytes become a signaling message, and
+// holds its fast path for relays to the full parser's verdicts.
 // On success the message must be one a client may send, shaped as the protocol says, and its
 // relayed form must parse back carrying the real sender; on failure the Error must name a
 // parse-level code and serialise to a well-formed Error message.
@@ -13,6 +14,7 @@
 
 #include "switchboard/signaling/protocol.hpp"
 #include "switchboard/util/json_depth.hpp"
+#include "switchboard/util/json_scan.hpp"
 
 namespace {
 
@@ -185,6 +187,51 @@ void check_rejected(std::string_view text, const switchboard::SignalFailure& f) 
   }
 }
 
+/// Whether `text` holds an exponent of ten digits or more, leading zeros aside (a rough scan:
+/// it may also find one inside a string, which only makes the check weaker).
+bool has_long_exponent(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != 'e' && text[i] != 'E') continue;
+    std::size_t j = i + 1;
+    if (j < text.size() && (text[j] == '+' || text[j] == '-')) ++j;
+    while (j + 1 < text.size() && text[j] == '0') ++j;
+    std::size_t digits = 0;
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j, ++digits;
+    if (digits >= 10) return true;
+  }
+  return false;
+}
+
+/// The fast path for relays (relay_scan) must never change a verdict: whatever
+/// parse_client_message says, the full parser says too, field for field.
+void check_same_as_full_parse(
+    std::string_view text,
+    const switchboard::Result<switchboard::ClientMessage, switchboard::SignalFailure>& parsed) {
+  auto full = switchboard::parse_client_message_in_full(text, kSender, kMaxRoomSize);
+  CHECK(parsed.ok() == full.ok());
+  if (parsed.ok()) {
+    const auto& a = parsed.value();
+    const auto& b = full.value();
+    CHECK(a.type == b.type && a.to == b.to && a.room_id == b.room_id &&
+          a.max_members == b.max_members && a.rewritten == b.rewritten);
+  } else {
+    const auto& a = parsed.error();
+    const auto& b = full.error();
+    CHECK(a.code == b.code && a.message == b.message && a.msg_type == b.msg_type);
+  }
+  // The JSON check under the fast path accepts nothing Boost.JSON refuses, at any depth
+  // bound; and refuses nothing it accepts but a number with a 10-digit exponent.
+  for (std::size_t depth : {std::size_t{2}, std::size_t{16}, switchboard::kMaxJsonDepth}) {
+    boost::system::error_code ec;
+    boost::json::parse_options options;
+    options.max_depth = depth;
+    (void)boost::json::parse(text, ec, {}, options);
+    bool valid = switchboard::json_scan::valid(text, depth);
+    if (valid) CHECK(!ec);
+    if (!ec && !valid) CHECK(has_long_exponent(text));
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -195,5 +242,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } else {
     check_rejected(text, parsed.error());
   }
+  check_same_as_full_parse(text, parsed);
   return 0;
 }

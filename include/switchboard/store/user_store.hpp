@@ -10,7 +10,8 @@
 
 namespace SQLite {
 class Database;
-}
+class Statement;
+}  // namespace SQLite
 
 namespace switchboard {
 
@@ -53,6 +54,9 @@ class UserStore {
 
   std::mutex mutex_;
   std::unique_ptr<SQLite::Database> db_;
+  /// The API-key lookup, compiled once: every new connection's key misses the credential cache
+  /// once after a start, and preparing the query was most of what SQLite cost on that path.
+  std::unique_ptr<SQLite::Statement> find_key_;
 };
 
 }  // namespace switchboard
