@@ -70,7 +70,8 @@ struct Server::Impl {
         hub(room_limits(settings)),
         limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
                                                     settings.max_connections_per_ip)),
-        ctx{settings, api, accounts, tickets, credentials, hub, http_sessions, shutting_down},
+        ctx{settings, api,           accounts,      tickets,          credentials,
+            hub,      http_sessions, shutting_down, connections_moved},
         shutdown_strand(net::make_strand(ioc)),
         grace_timer(shutdown_strand),
         signals(ioc) {
@@ -140,6 +141,7 @@ struct Server::Impl {
   HttpSessionSet http_sessions;
   std::shared_ptr<ConnectionLimiter> limiter;
   std::atomic<bool> shutting_down{false};
+  std::atomic<std::uint64_t> connections_moved{0};
   ServerContext ctx;
   net::strand<net::io_context::executor_type> shutdown_strand;
   net::steady_timer grace_timer;
@@ -153,6 +155,10 @@ Server::~Server() = default;
 
 const Settings& Server::settings() const {
   return impl_->settings;
+}
+
+std::uint64_t Server::connections_moved() const {
+  return impl_->connections_moved.load();
 }
 
 std::uint16_t Server::start(bool handle_signals) {

@@ -30,6 +30,8 @@ class Server {
   void request_shutdown();
 
   const Settings& settings() const;
+  /// How many WebSocket connections have moved to their room host's I/O thread so far.
+  std::uint64_t connections_moved() const;
 
  private:
   struct Impl;

@@ -1,6 +1,7 @@
 #include "switchboard/net/ws_session.hpp"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
@@ -52,7 +53,8 @@ WsSession::WsSession(tcp::socket&& socket, ServerContext& ctx, Identity who,
       reader_(ctx.settings.ws_max_message),
       partial_(std::move(early_data)),
       rate_(ctx.settings.rate_limit_per_sec, ctx.settings.rate_limit_burst),
-      strikes_(1.0, ctx.settings.rate_limit_strikes) {}
+      strikes_(1.0, ctx.settings.rate_limit_strikes),
+      executor_(socket_.get_executor()) {}
 
 void WsSession::run(std::string_view client_key) {
   boost::system::error_code ec;
@@ -94,17 +96,21 @@ void WsSession::wait_readable() {
   // A wait, not a read: an idle connection holds no buffer. Only this connection's thread
   // runs its io_context's reactor, so no readiness can be taken between our last read
   // (which drained the socket) and this wait.
+  waiting_ = true;
   socket_.async_wait(tcp::socket::wait_read,
                      [self = shared_from_this()](auto ec) { self->on_readable(ec); });
 }
 
 void WsSession::on_readable(boost::system::error_code ec) {
+  waiting_ = false;
+  // try_move cancelled the wait: the socket is drained, and free to change threads.
+  if (ec == net::error::operation_aborted && moving_ && !finished_) return complete_move();
   if (ec || finished_) return finish();
   for (int round = 0; round < kReadsPerWake; ++round) {
     auto read = partial_.empty() ? read_into_thread_buffer() : read_into_partial();
     if (read == Read::ended) return finish();
     // Readiness is edge-triggered: wait only once the socket is known to be empty.
-    if (read == Read::drained) return wait_readable();
+    if (read == Read::drained) return moving_ ? complete_move() : wait_readable();
   }
   // More is waiting, but other connections of this thread get their turn first.
   net::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
@@ -203,8 +209,10 @@ void WsSession::on_text(std::string_view text) {
 void WsSession::deliver(SharedText message) {
   bool start = false;
   bool overflow = false;
+  net::any_io_executor executor;
   {
     std::lock_guard lock(mutex_);
+    executor = executor_;
     if (closing_) return;
     if (queued_messages_ >= ctx_.settings.ws_send_queue) {
       overflow = true;
@@ -220,9 +228,11 @@ void WsSession::deliver(SharedText message) {
     // What it has not read by now it will not read: drop the queue rather than wait on it.
     start_close(CloseCode::policy, "too slow to read its messages", false);
   } else if (start) {
-    // On this connection's own I/O thread (the sender shares it, or it is answering itself)
-    // this writes at once; from another thread it is handed over.
-    net::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->do_write(); });
+    // Posted, even on this connection's own thread (where the sender usually is, since a
+    // room's members share one): the write runs after the handlers already queued there, and
+    // carries everything they deliver to this connection meanwhile, in one system call. (The
+    // connection cannot move before this write has run: a move waits for writing_ to clear.)
+    net::post(executor, [self = shared_from_this()] { self->do_write(); });
   }
 }
 
@@ -248,9 +258,12 @@ void WsSession::enqueue_control(ws::Opcode opcode, std::string payload) {
 
 void WsSession::do_write() {
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (queue_.empty() || finished_) {
       writing_ = false;
+      lock.unlock();
+      // Idle: the moment a move that waited for this write can begin.
+      if (move_to_) try_move();
       return;
     }
     batch_.swap(queue_);
@@ -336,7 +349,7 @@ void WsSession::start_close(CloseCode code, std::string_view reason, bool flush)
       clear_queue();
     }
   }
-  net::dispatch(socket_.get_executor(), [self = shared_from_this(), code, r = std::string(reason)] {
+  on_own_thread([self = shared_from_this(), code, r = std::string(reason)] {
     self->begin_close(static_cast<std::uint16_t>(code), r, Queued::send_first);
   });
 }
@@ -400,6 +413,103 @@ void WsSession::finish() {
   leave_hub();
   boost::system::error_code ignored;
   socket_.close(ignored);
+}
+
+net::any_io_executor WsSession::executor() const {
+  std::lock_guard lock(mutex_);
+  return executor_;
+}
+
+void WsSession::on_own_thread(std::function<void()> work) {
+  auto executor = this->executor();
+  net::dispatch(executor, [self = shared_from_this(), executor, work = std::move(work)]() mutable {
+    // Handed to a thread the connection has left since: follow it. Its move posted on_moved
+    // there first, so this runs after it.
+    if (self->executor() != executor) return self->on_own_thread(std::move(work));
+    work();
+  });
+}
+
+void WsSession::settle_near(const Peer& host) {
+  const auto* near = dynamic_cast<const WsSession*>(&host);
+  if (near == nullptr || near == this || finished_ || close_begun_) return;
+  auto target = near->executor();
+  if (target == executor_) {
+    move_to_.reset();
+    return;
+  }
+  move_to_ = target;
+  try_move();
+}
+
+void WsSession::try_move() {
+  if (!move_to_ || moving_ || finished_ || close_begun_) return;
+  {
+    std::lock_guard lock(mutex_);
+    if (writing_ || closing_) return;  // on_write's idle point tries again
+    writing_ = true;                   // deliveries wait in the queue until on_moved
+  }
+  moving_ = true;
+  keepalive_.cancel();
+  // A pending wait is cancelled and ends in complete_move; otherwise on_readable is running
+  // (this came from a message it read) or posted, and completes the move once drained.
+  if (waiting_) {
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
+}
+
+void WsSession::complete_move() {
+  // Our close frame may be queued and its guard armed here: finish where we are.
+  if (close_begun_ || !move_to_) return abandon_move();
+  boost::system::error_code ec;
+  auto protocol = socket_.local_endpoint(ec).protocol();
+  if (ec) return abandon_move();
+  auto target = *move_to_;
+  move_to_.reset();
+  // Out of this thread's reactor, into the target's: the descriptor and the kernel's socket
+  // (its buffers, options and non-blocking mode) stay as they are.
+  auto fd = socket_.release(ec);
+  if (ec) return finish();  // the socket is closed by now
+  socket_ = tcp::socket(target);
+  socket_.assign(protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    return finish();
+  }
+  keepalive_ = net::steady_timer(target);
+  close_guard_ = net::steady_timer(target);
+  {
+    std::lock_guard lock(mutex_);
+    executor_ = target;
+  }
+  ++ctx_.connections_moved;
+  spdlog::debug("ws user {} moved to its room host's thread", user_id());
+  net::post(target, [self = shared_from_this()] { self->on_moved(); });
+}
+
+void WsSession::abandon_move() {
+  moving_ = false;
+  move_to_.reset();
+  on_moved();
+}
+
+void WsSession::on_moved() {
+  moving_ = false;
+  if (finished_) return;
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);  // known to the new socket object, not only the kernel
+  if (!close_begun_) {
+    arm_keepalive(last_heard_ + std::chrono::seconds(ctx_.settings.ws_ping_interval));
+  }
+  bool start = false;
+  {
+    std::lock_guard lock(mutex_);
+    start = !queue_.empty();
+    writing_ = start;
+  }
+  if (start) do_write();
+  on_readable({});  // what arrived meanwhile, then a wait
 }
 
 void WsSession::leave_hub() {

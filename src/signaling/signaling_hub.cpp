@@ -60,6 +60,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
   int type = static_cast<int>(m.type);
   Outbox out;
   std::shared_ptr<Peer> relay_target;
+  std::shared_ptr<Peer> host;  // of the room just joined
   std::optional<SignalError> error;
   {
     std::lock_guard lock(mutex_);
@@ -89,6 +90,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
         for (UserId member : joined.members) {
           if (member != me) out.add(registry_.find(member), event);
         }
+        if (joined.host != me) host = registry_.find(joined.host);
         break;
       }
       case MsgType::leave_room: {
@@ -130,6 +132,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
   // Build the relayed message outside the lock: it is the largest piece of work here.
   if (relay_target) relay_target->deliver(make_relay(text, m, me));
   out.send();
+  if (host) peer.settle_near(*host);
 }
 
 void SignalingHub::revoke_key(UserId user, const std::string& key_hash) {

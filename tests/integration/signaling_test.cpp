@@ -494,6 +494,86 @@ TEST(SignalingKeepalive, SilentPeerIsDroppedAndLeavesItsRooms) {
   a->ws.expect(kRoomCreated);
 }
 
+/// Users registered first, then connected one after another: the listener hands accepted
+/// connections to the I/O threads in turn, so consecutive connections sit on different threads.
+std::vector<std::unique_ptr<Client>> connect_in_turn(std::uint16_t port, int count) {
+  std::vector<std::unique_ptr<Client>> users;
+  for (int i = 0; i < count; ++i) {
+    users.push_back(std::make_unique<Client>());
+    users.back()->account = register_user(port, "user" + std::to_string(i));
+  }
+  for (auto& u : users) u->welcome = u->ws.connect_with_key(port, u->account.api_key);
+  return users;
+}
+
+TEST(SignalingThreads, AJoinerMovesToItsHostsThreadAndLosesNothingOnTheWay) {
+  TestServer server([](Settings& s) { s.io_threads = 2; });
+  auto users = connect_in_turn(server.port(), 8);
+  constexpr int kBurst = 40;
+  for (std::size_t p = 0; p < users.size(); p += 2) {
+    Client& host = *users[p];
+    Client& joiner = *users[p + 1];
+    host.ws.send_json(message(kCreateRoom, json::object()));
+    std::string room = host.ws.expect(kRoomCreated)["payload"]["room_id"];
+    // The joiner sends right behind its JoinRoom, without waiting: these messages reach the
+    // daemon while the connection is changing threads.
+    joiner.ws.send_json(message(kJoinRoom, {{"room_id", room}}));
+    for (int i = 0; i < kBurst; ++i) {
+      joiner.ws.send_json(ice_to(host.id(), room, {{"candidate", "j" + std::to_string(i)}}));
+    }
+    EXPECT_EQ(host.ws.expect(kPeerJoined)["payload"]["user_id"], joiner.id());
+    for (int i = 0; i < kBurst; ++i) {
+      auto m = host.ws.expect(kIce);
+      ASSERT_EQ(m["payload"]["candidate"]["candidate"], "j" + std::to_string(i));
+      ASSERT_EQ(m["from"], joiner.id());
+    }
+    joiner.ws.expect(kRoomJoined);
+    for (int i = 0; i < kBurst; ++i) {
+      host.ws.send_json(ice_to(joiner.id(), room, {{"candidate", "h" + std::to_string(i)}}));
+    }
+    for (int i = 0; i < kBurst; ++i) {
+      auto m = joiner.ws.expect(kIce);
+      ASSERT_EQ(m["payload"]["candidate"]["candidate"], "h" + std::to_string(i));
+    }
+  }
+  // Connections alternate between the two threads, so at least one pair started apart.
+  EXPECT_GE(server.connections_moved(), 1u);
+  // A moved connection still answers on its new thread.
+  users[1]->ws.send_json(message(kLeaveRoom, {{"room_id", "nope"}}));
+  expect_error(*users[1], "room_not_found", kLeaveRoom);
+}
+
+TEST(SignalingThreads, ReplacedOrDroppedWhileMovingClosesCleanly) {
+  TestServer server([](Settings& s) {
+    s.io_threads = 2;
+    s.ws_ping_interval = 1;
+  });
+  auto users = connect_in_turn(server.port(), 4);
+  // A joiner replaced by a second connection right behind its JoinRoom: the close (4002) is
+  // handed to the thread the connection is on, or follows it there.
+  Client& host = *users[0];
+  host.ws.send_json(message(kCreateRoom, json::object()));
+  std::string room = host.ws.expect(kRoomCreated)["payload"]["room_id"];
+  users[1]->ws.send_json(message(kJoinRoom, {{"room_id", room}}));
+  WsClient second;
+  second.connect_with_key(server.port(), users[1]->account.api_key);
+  EXPECT_EQ(users[1]->ws.wait_closed(), 4002);
+  EXPECT_EQ(host.ws.expect(kPeerJoined)["payload"]["user_id"], users[1]->id());
+  EXPECT_EQ(host.ws.expect(kPeerLeft)["payload"]["user_id"], users[1]->id());
+  // A joiner that never reads is dropped by its keepalive on the thread it moved to.
+  Client& host2 = *users[2];
+  WsClient silent;
+  auto silent_account = register_user(server.port(), "silent");
+  ASSERT_EQ(silent.connect(server.port(), "/ws", {{"X-API-Key", silent_account.api_key}}, false),
+            101);
+  host2.ws.send_json(message(kCreateRoom, json::object()));
+  std::string room2 = host2.ws.expect(kRoomCreated)["payload"]["room_id"];
+  silent.send_json(message(kJoinRoom, {{"room_id", room2}}));
+  EXPECT_EQ(host2.ws.expect(kPeerJoined)["payload"]["user_id"], silent_account.user_id);
+  EXPECT_EQ(host2.ws.expect(kPeerLeft, std::chrono::seconds(10))["payload"]["user_id"],
+            silent_account.user_id);
+}
+
 TEST(SignalingShutdown, ShutdownClosesWith1001) {
   TestServer server;
   auto a = connect_user(server.port(), "alice");

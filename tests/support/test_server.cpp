@@ -38,6 +38,10 @@ TestServer::TestServer(std::function<void(Settings&)> adjust) : settings_(test_s
   thread_ = std::thread([this] { server_->run(); });
 }
 
+std::uint64_t TestServer::connections_moved() const {
+  return server_->connections_moved();
+}
+
 TestServer::~TestServer() {
   stop();
 }

@@ -28,6 +28,8 @@ class TestServer {
   std::uint16_t port() const { return port_; }
   const Settings& settings() const { return settings_; }
   const TempDir& dir() const { return dir_; }
+  /// How many WebSocket connections have moved to their room host's I/O thread so far.
+  std::uint64_t connections_moved() const;
   /// Graceful shutdown; fails the test (and aborts) if it does not finish within 20 s.
   void stop();
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 
 namespace switchboard {
 
@@ -23,6 +24,8 @@ struct ServerContext {
   SignalingHub& hub;
   HttpSessionSet& http_sessions;
   std::atomic<bool>& shutting_down;
+  /// Connections moved to another I/O thread to sit with their room's host (WsSession).
+  std::atomic<std::uint64_t>& connections_moved;
 };
 
 }  // namespace switchboard

@@ -1,9 +1,11 @@
 #pragma once
 
 #include <array>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -25,7 +27,8 @@ namespace switchboard {
 /// connection holds no read buffer), hands each text message to the SignalingHub, and
 /// writes what the hub delivers through a bounded queue: one gathered write outstanding,
 /// carrying every frame queued meanwhile. The session lives as long as an operation of it
-/// is pending; its handlers all run on the one I/O thread that accepted it.
+/// is pending; its handlers all run on one I/O thread: the one that accepted it until it joins
+/// a room, then its room host's (see settle_near).
 class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
  public:
   /// `early_data`: bytes the client sent after its upgrade request, already read.
@@ -37,6 +40,11 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
 
   void deliver(SharedText message) override;
   void close(CloseCode code, std::string_view reason) override;
+  /// Moves this connection to `host`'s I/O thread, once no write is in flight and its reads
+  /// have drained: the socket leaves one reactor for the other, its timers are made anew,
+  /// and what was delivered meanwhile waits in the queue. Then every message between the two
+  /// is written on the thread that reads it. A closing connection stays where it is.
+  void settle_near(const Peer& host) override;
 
  private:
   /// A frame waiting to be written: its opcode and payload (the payload is shared when a
@@ -84,6 +92,20 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void clear_queue();
   void shutdown_socket();
   void finish();
+
+  /// The I/O thread this connection runs on now (any thread).
+  boost::asio::any_io_executor executor() const;
+  /// Runs `work` on this connection's thread, following it if it moves meanwhile.
+  void on_own_thread(std::function<void()> work);
+  /// Begins the move settle_near asked for, if nothing is in the way now; on_write's idle
+  /// point calls it again.
+  void try_move();
+  /// The socket and timers change threads (old thread; reads drained, no wait pending).
+  void complete_move();
+  /// Back to normal service where the connection is, when it cannot move after all.
+  void abandon_move();
+  /// First handler on the new thread: resumes writing, the keepalive and reading.
+  void on_moved();
   /// Leaves the hub (and so every room) once; own thread only.
   void leave_hub();
 
@@ -99,19 +121,23 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
 
   // Own thread only.
   std::chrono::steady_clock::time_point last_heard_;
-  bool ping_sent_ = false;       // a keepalive ping is unanswered
-  bool close_begun_ = false;     // our close frame is queued: what arrives now is discarded
-  bool close_sent_ = false;      // our close frame has been written
-  bool connected_ = false;       // registered with the hub
-  bool finished_ = false;        // the connection has ended
-  std::vector<Outgoing> batch_;  // the frames the outstanding write carries
-  std::vector<boost::asio::const_buffer> buffers_;  // and their bytes
+  bool ping_sent_ = false;    // a keepalive ping is unanswered
+  bool close_begun_ = false;  // our close frame is queued: what arrives now is discarded
+  bool close_sent_ = false;   // our close frame has been written
+  bool connected_ = false;    // registered with the hub
+  bool finished_ = false;     // the connection has ended
+  bool waiting_ = false;      // a wait for readability is pending
+  bool moving_ = false;       // changing threads: writes held, reads ending
+  std::optional<boost::asio::any_io_executor> move_to_;  // where settle_near asked to go
+  std::vector<Outgoing> batch_;                          // the frames the outstanding write carries
+  std::vector<boost::asio::const_buffer> buffers_;       // and their bytes
 
-  std::mutex mutex_;  // guards the queue and the flags below; deliver() comes from any thread
+  mutable std::mutex mutex_;  // guards the queue and what follows; deliver() comes from any thread
+  boost::asio::any_io_executor executor_;  // this connection's thread: changed on it, under mutex_
   std::vector<Outgoing> queue_;
   std::size_t queued_messages_ = 0;         // text messages in queue_ (what the limit counts)
   std::optional<std::size_t> queued_pong_;  // where in queue_ the one waiting pong is
-  bool writing_ = false;
+  bool writing_ = false;       // a write is in flight, or held while the connection moves
   bool closing_ = false;       // no more deliveries accepted
   bool close_queued_ = false;  // the close frame is queued: nothing may follow it
 };
