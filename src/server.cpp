@@ -77,6 +77,20 @@ struct Server::Impl {
         signals(ioc) {
     accounts.set_key_revoked_handler(
         [this](UserId user, const std::string& old_hash) { hub.revoke_key(user, old_hash); });
+    preload_credentials();
+  }
+
+  /// Fills the credential cache from the store, as far as it holds: after a restart every
+  /// client reconnects at once, and each known key is then checked in memory, with no trip
+  /// to SQLite. A store that cannot be read now only leaves the cache to fill as keys arrive.
+  void preload_credentials() {
+    auto known = store.recent_identities(credentials.capacity());
+    if (!known) {
+      spdlog::warn("API keys not preloaded: {}", to_string(known.error()));
+      return;
+    }
+    for (const auto& who : known.value()) credentials.put(who);
+    spdlog::info("{} API keys loaded into memory", known.value().size());
   }
 
   unsigned io_thread_count() const {

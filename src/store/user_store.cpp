@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 
 #include "switchboard/store/migrations.hpp"
@@ -138,6 +140,23 @@ Result<Identity, StoreError> UserStore::find_by_key_hash(const std::string& api_
                     api_key_hash};
   } catch (const SQLite::Exception& e) {
     return classify(e, "find key");
+  }
+}
+
+Result<std::vector<Identity>, StoreError> UserStore::recent_identities(std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  try {
+    SQLite::Statement q(*db_,
+                        "SELECT id, username, api_key_hash FROM users ORDER BY id DESC LIMIT ?");
+    q.bind(1, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+    std::vector<Identity> out;
+    while (q.executeStep()) {
+      out.push_back(Identity{static_cast<UserId>(q.getColumn(0).getInt64()),
+                             q.getColumn(1).getString(), column_blob(q, 2)});
+    }
+    return out;
+  } catch (const SQLite::Exception& e) {
+    return classify(e, "list keys");
   }
 }
 

@@ -2,6 +2,8 @@
 // WebSocket clients against the in-process daemon.
 #include <gtest/gtest.h>
 
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <thread>
 
 #include "support/connected_user.hpp"
@@ -572,6 +574,31 @@ TEST(SignalingThreads, ReplacedOrDroppedWhileMovingClosesCleanly) {
   EXPECT_EQ(host2.ws.expect(kPeerJoined)["payload"]["user_id"], silent_account.user_id);
   EXPECT_EQ(host2.ws.expect(kPeerLeft, std::chrono::seconds(10))["payload"]["user_id"],
             silent_account.user_id);
+}
+
+TEST(SignalingRestart, KnownKeysAreCheckedFromMemoryAfterARestart) {
+  TempDir data;
+  const std::string db = data.file("users.db");
+  auto on_db = [&](Settings& s) { s.db_path = db; };
+  Registered alice;
+  {
+    TestServer first(on_db);
+    alice = register_user(first.port(), "alice");
+  }
+  TestServer restarted(on_db);
+  // Behind the daemon's back, the stored key hash changes: a lookup in the store would now
+  // refuse alice's key. The daemon loaded every key at start, so it admits her from memory.
+  {
+    SQLite::Database direct(db, SQLite::OPEN_READWRITE);
+    direct.setBusyTimeout(5000);
+    ASSERT_EQ(direct.exec("UPDATE users SET api_key_hash = x'00' WHERE username = 'alice'"), 1);
+  }
+  WsClient ws;
+  auto welcome = ws.connect_with_key(restarted.port(), alice.api_key);
+  EXPECT_EQ(welcome["payload"]["user_id"], alice.user_id);
+  // A key it never saw still goes to the store, and is refused there.
+  WsClient stranger;
+  EXPECT_EQ(stranger.connect(restarted.port(), "/ws", {{"X-API-Key", std::string(43, 'A')}}), 401);
 }
 
 TEST(SignalingShutdown, ShutdownClosesWith1001) {

@@ -47,6 +47,24 @@ TEST(UserStore, CreateThenFindByUsername) {
   EXPECT_EQ(found.value().api_key_hash, key_hash("a"));
 }
 
+TEST(UserStore, RecentIdentitiesAreTheNewestUsersUpToTheLimit) {
+  TempDir dir;
+  UserStore store(dir.file("users.db"));
+  for (std::string name : {"alice", "bob", "carol"}) {
+    ASSERT_TRUE(store.create_user(name, "$argon2id$hash", key_hash(name)).ok());
+  }
+  auto two = store.recent_identities(2);
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two.value().size(), 2u);
+  EXPECT_EQ(two.value()[0].username, "carol");
+  EXPECT_EQ(two.value()[0].key_hash, key_hash("carol"));
+  EXPECT_EQ(two.value()[1].username, "bob");
+  EXPECT_EQ(two.value()[1].user_id, store.find_by_username("bob").value().id);
+  auto all = store.recent_identities(100);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all.value().size(), 3u);
+}
+
 TEST(UserStore, IdsAreDistinct) {
   TempDir dir;
   UserStore store(dir.file("users.db"));

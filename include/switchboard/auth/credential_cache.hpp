@@ -21,6 +21,7 @@ class CredentialCache {
  public:
   explicit CredentialCache(std::size_t capacity = 200'000) : capacity_(capacity) {}
 
+  std::size_t capacity() const { return capacity_; }
   std::optional<Identity> find(const std::string& key_hash) const;
   /// Adds `who` unless its key has been revoked.
   void put(const Identity& who);

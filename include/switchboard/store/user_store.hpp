@@ -4,6 +4,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "switchboard/auth/identity.hpp"
 #include "switchboard/util/result.hpp"
@@ -43,6 +44,9 @@ class UserStore {
                                              const std::string& api_key_hash);
   Result<UserRecord, StoreError> find_by_username(const std::string& username);
   Result<Identity, StoreError> find_by_key_hash(const std::string& api_key_hash);
+  /// Up to `limit` users as the API-key lookup finds them, the most recently registered
+  /// first: what the credential cache is filled with at start.
+  Result<std::vector<Identity>, StoreError> recent_identities(std::size_t limit);
   Result<Unit, StoreError> update_password(UserId id, const std::string& password_hash);
   Result<Unit, StoreError> update_api_key(UserId id, const std::string& api_key_hash);
 
