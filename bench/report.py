@@ -267,7 +267,10 @@ def main():
 - **rooms** (switchboard only; PeerJS has no rooms): per pair, A creates a room, B joins,
   B leaves, A leaves, and again; cycles completed per second.
 - Every case starts a fresh server process; nothing is pinned to a core, and the generator
-  (2 threads) shares the machine's cores with the server.
+  shares the machine's cores with the server: one thread per core but one (here 1) in the
+  relay cases, so that the server keeps a core to itself, and 2 threads in the connect and
+  idle cases, where a handshake costs the generator about what it costs the server (see the
+  comment in `bench/run.sh`). Both servers are driven the same way.
 """)
     doc.append("### Generator and server CPU\n")
     doc.append("\n".join(client_lines) + "\n")
