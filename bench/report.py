@@ -117,6 +117,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--load", default="?")
     ap.add_argument("--date", help="when the measurements ran (default: now)")
+    ap.add_argument("--commit", help="the daemon's commit, when the report is written later "
+                    "from kept results (default: the checkout's HEAD)")
     ap.add_argument("--load-after", default="?")
     a = ap.parse_args()
     res = load(a.results)
@@ -205,7 +207,7 @@ def main():
         f"- CPU (`lscpu`): {cpu_model}",
         f"- kernel: {platform.release()} ({sh('uname -v')})",
         f"- memory: {mem_gib} GiB; open-file limit per process: {sh('ulimit -Hn')}",
-        f"- switchboard: commit {sh('git rev-parse --short HEAD')}{dirty}, release preset (`-O3`), {sh('g++ --version | head -n1')}",
+        f"- switchboard: commit {a.commit or sh('git rev-parse --short HEAD') + dirty}, release preset (`-O3`), {sh('g++ --version | head -n1')}",
         f"- load average (1, 5, 15 min) when the measurements started: {a.load}; when they ended: {a.load_after}",
         f"- PeerJS server {a.peerjs_version} (npm `peer`) on Node.js {sh('node --version')}",
     ]
