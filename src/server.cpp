@@ -44,6 +44,16 @@ void run_guarded(net::io_context& ioc) {
   }
 }
 
+/// An io_context whose queued handlers can be dropped before it is destroyed. A connection
+/// that moved between I/O threads may leave a handler (a cancelled timer's) on the context it
+/// left, and that handler holds the connection, whose socket belongs to another context:
+/// every context drops its handlers before any of them is destroyed (Server::run).
+class IoContext : public net::io_context {
+ public:
+  using net::io_context::io_context;
+  void drop_handlers() { shutdown(); }
+};
+
 RoomLimits room_limits(const Settings& s) {
   return RoomLimits{s.room_default_size, s.room_max_size, s.rooms_per_user};
 }
@@ -121,9 +131,9 @@ struct Server::Impl {
   /// One io_context per I/O thread, each run by its thread alone: a connection lives on one
   /// thread from accept to close, so its handlers need no strand, and a message between two
   /// connections of one thread is written in place.
-  static std::vector<std::unique_ptr<net::io_context>> make_connection_contexts(unsigned n) {
-    std::vector<std::unique_ptr<net::io_context>> out;
-    for (unsigned i = 1; i < n; ++i) out.push_back(std::make_unique<net::io_context>(1));
+  static std::vector<std::unique_ptr<IoContext>> make_connection_contexts(unsigned n) {
+    std::vector<std::unique_ptr<IoContext>> out;
+    for (unsigned i = 1; i < n; ++i) out.push_back(std::make_unique<IoContext>(1));
     return out;
   }
 
@@ -139,8 +149,8 @@ struct Server::Impl {
   }
 
   Settings settings;
-  net::io_context ioc;
-  std::vector<std::unique_ptr<net::io_context>> connection_contexts;
+  IoContext ioc;
+  std::vector<std::unique_ptr<IoContext>> connection_contexts;
   WorkerPool pool;
   UserStore store;
   PasswordHasher hasher;
@@ -207,10 +217,13 @@ void Server::run() {
   run_guarded(s.ioc);
   keep.clear();
   for (auto& t : threads) t.join();
-  // Handlers the io_context still holds (after a grace-period stop) are destroyed with it,
-  // after the strand the idle callback posts to: nothing may call back into us from there.
+  // Handlers the contexts still hold (after a grace-period stop) are dropped now, every
+  // context's before any is destroyed (see IoContext), and after the strand the idle callback
+  // posts to is cleared: nothing may call back into us from there.
   s.limiter->on_idle({});
   s.pool.join();
+  s.ioc.drop_handlers();
+  for (auto& c : s.connection_contexts) c->drop_handlers();
   spdlog::info("stopped");
 }
 

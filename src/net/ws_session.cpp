@@ -263,7 +263,7 @@ void WsSession::do_write() {
       writing_ = false;
       lock.unlock();
       // Idle: the moment a move that waited for this write can begin.
-      if (move_to_) try_move();
+      try_move();
       return;
     }
     batch_.swap(queue_);
@@ -318,7 +318,12 @@ void WsSession::on_write(boost::system::error_code ec) {
 
 void WsSession::arm_keepalive(Clock::time_point at) {
   keepalive_.expires_at(at);
-  keepalive_.async_wait([self = shared_from_this()](auto ec) { self->on_keepalive(ec); });
+  keepalive_.async_wait([self = shared_from_this(), armed_on = keepalive_.get_executor()](auto ec) {
+    // A timer that fired just as the connection moved to another thread ran out here; the
+    // connection is served, and pinged, there now.
+    if (!ec && self->executor() != armed_on) return;
+    self->on_keepalive(ec);
+  });
 }
 
 void WsSession::on_keepalive(boost::system::error_code ec) {
@@ -363,6 +368,7 @@ void WsSession::begin_close(std::uint16_t code, const std::string& reason, Queue
   leave_hub();
   // A peer that neither drains its socket nor answers the close frame is cut off.
   close_guard_.expires_after(kCloseGuard);
+  // (No move follows a close that has begun, so this guard fires on the connection's thread.)
   close_guard_.async_wait([self = shared_from_this()](auto ec) {
     if (!ec) self->shutdown_socket();
   });
@@ -423,8 +429,10 @@ net::any_io_executor WsSession::executor() const {
 void WsSession::on_own_thread(std::function<void()> work) {
   auto executor = this->executor();
   net::dispatch(executor, [self = shared_from_this(), executor, work = std::move(work)]() mutable {
-    // Handed to a thread the connection has left since: follow it. Its move posted on_moved
-    // there first, so this runs after it.
+    // Handed to a thread the connection has left since: follow it. The move posted on_moved
+    // there before it published the new thread, so this comes after on_moved, unless it is
+    // dispatched from that very thread, where it may run first: the work (a close) then
+    // queues its frame, which on_moved sends.
     if (self->executor() != executor) return self->on_own_thread(std::move(work));
     work();
   });
@@ -433,17 +441,16 @@ void WsSession::on_own_thread(std::function<void()> work) {
 void WsSession::settle_near(const Peer& host) {
   const auto* near = dynamic_cast<const WsSession*>(&host);
   if (near == nullptr || near == this || finished_ || close_begun_) return;
-  auto target = near->executor();
-  if (target == executor_) {
-    move_to_.reset();
+  if (near->executor() == executor_) {
+    move_near_.reset();
     return;
   }
-  move_to_ = target;
+  move_near_ = near->weak_from_this();
   try_move();
 }
 
 void WsSession::try_move() {
-  if (!move_to_ || moving_ || finished_ || close_begun_) return;
+  if (move_near_.expired() || moving_ || finished_ || close_begun_) return;
   {
     std::lock_guard lock(mutex_);
     if (writing_ || closing_) return;  // on_write's idle point tries again
@@ -460,37 +467,47 @@ void WsSession::try_move() {
 }
 
 void WsSession::complete_move() {
-  // Our close frame may be queued and its guard armed here: finish where we are.
-  if (close_begun_ || !move_to_) return abandon_move();
+  // Our close frame may be queued and its guard armed here, or a close is on its way here:
+  // finish where we are. The host is asked where it is now, since it may have moved too.
+  auto near = move_near_.lock();
+  move_near_.reset();
+  if (close_begun_ || !near) return abandon_move();
+  auto target = near->executor();
+  if (target == executor_) return abandon_move();
+  bool closing = false;
+  {
+    std::lock_guard lock(mutex_);
+    closing = closing_;
+  }
+  if (closing) return abandon_move();
   boost::system::error_code ec;
   auto protocol = socket_.local_endpoint(ec).protocol();
   if (ec) return abandon_move();
-  auto target = *move_to_;
-  move_to_.reset();
+  tcp::socket moved(target);
   // Out of this thread's reactor, into the target's: the descriptor and the kernel's socket
   // (its buffers, options and non-blocking mode) stay as they are.
   auto fd = socket_.release(ec);
   if (ec) return finish();  // the socket is closed by now
-  socket_ = tcp::socket(target);
-  socket_.assign(protocol, fd, ec);
+  moved.assign(protocol, fd, ec);
   if (ec) {
     ::close(fd);
     return finish();
   }
+  socket_ = std::move(moved);
   keepalive_ = net::steady_timer(target);
   close_guard_ = net::steady_timer(target);
-  {
-    std::lock_guard lock(mutex_);
-    executor_ = target;
-  }
   ++ctx_.connections_moved;
   spdlog::debug("ws user {} moved to its room host's thread", user_id());
+  std::lock_guard lock(mutex_);
+  executor_ = target;
+  // Posted before the new thread is published (a post never runs the handler in place):
+  // whatever is handed to the connection there from now on comes after on_moved.
   net::post(target, [self = shared_from_this()] { self->on_moved(); });
 }
 
 void WsSession::abandon_move() {
   moving_ = false;
-  move_to_.reset();
+  move_near_.reset();
   on_moved();
 }
 

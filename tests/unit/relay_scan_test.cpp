@@ -29,27 +29,26 @@ void expect_same_as_full_parse(const std::string& text) {
   EXPECT_EQ(fast->max_members, full.value().max_members) << text;
 }
 
-TEST(RelayScan, ReadsAPlainSdpRelay) {
-  auto m = scan_relay(kSdp);
-  ASSERT_TRUE(m.has_value());
-  EXPECT_EQ(m->type, MsgType::sdp);
+/// `text`, a relay of `type` to user 9 in room r1, takes the fast path, with the full
+/// parser's result.
+void expect_fast_relay(const std::string& text, MsgType type) {
+  auto m = scan_relay(text);
+  ASSERT_TRUE(m.has_value()) << text;
+  EXPECT_EQ(m->type, type);
   EXPECT_EQ(m->to, 9u);
   EXPECT_EQ(m->room_id, "r1");
   EXPECT_TRUE(m->rewritten.empty());
-  expect_same_as_full_parse(kSdp);
+  expect_same_as_full_parse(text);
+}
+
+TEST(RelayScan, ReadsAPlainSdpRelay) {
+  expect_fast_relay(kSdp, MsgType::sdp);
 }
 
 TEST(RelayScan, ReadsAPlainIceRelayAndANullCandidate) {
-  auto m = scan_relay(kIce);
-  ASSERT_TRUE(m.has_value());
-  EXPECT_EQ(m->type, MsgType::ice_candidate);
-  EXPECT_EQ(m->to, 9u);
-  EXPECT_EQ(m->room_id, "r1");
-  std::string end_of_candidates =
-      R"({"msg_type":3,"to":9,"payload":{"room_id":"r1","candidate":null}})";
-  ASSERT_TRUE(scan_relay(end_of_candidates).has_value());
-  expect_same_as_full_parse(kIce);
-  expect_same_as_full_parse(end_of_candidates);
+  expect_fast_relay(kIce, MsgType::ice_candidate);
+  expect_fast_relay(R"({"msg_type":3,"to":9,"payload":{"room_id":"r1","candidate":null}})",
+                    MsgType::ice_candidate);
 }
 
 TEST(RelayScan, ToleratesWhitespaceOrderAndExtraFields) {

@@ -128,9 +128,9 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   bool finished_ = false;     // the connection has ended
   bool waiting_ = false;      // a wait for readability is pending
   bool moving_ = false;       // changing threads: writes held, reads ending
-  std::optional<boost::asio::any_io_executor> move_to_;  // where settle_near asked to go
-  std::vector<Outgoing> batch_;                          // the frames the outstanding write carries
-  std::vector<boost::asio::const_buffer> buffers_;       // and their bytes
+  std::weak_ptr<const WsSession> move_near_;        // the host settle_near asked to join
+  std::vector<Outgoing> batch_;                     // the frames the outstanding write carries
+  std::vector<boost::asio::const_buffer> buffers_;  // and their bytes
 
   mutable std::mutex mutex_;  // guards the queue and what follows; deliver() comes from any thread
   boost::asio::any_io_executor executor_;  // this connection's thread: changed on it, under mutex_
