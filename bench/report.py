@@ -2,6 +2,7 @@
 """Turns the JSON lines of bench/run.sh into docs/benchmarks.md."""
 import argparse
 import datetime
+import statistics
 import json
 import os
 import platform
@@ -16,14 +17,47 @@ def sh(cmd):
 
 
 def load(path):
-    out = {}
+    """Results by (label, server). A case run more than once (REPEATS) gives the median of
+    each figure, and keeps its runs, in order, under "runs"."""
+    runs = {}
     with open(path) as f:
         for line in f:
             line = line.strip()
             if line:
                 r = json.loads(line)
-                out[(r["label"], r["server"])] = r
+                runs.setdefault((r["label"], r["server"]), []).append(r)
+    out = {}
+    for key, rs in runs.items():
+        merged = dict(rs[-1])
+        for field, value in rs[-1].items():
+            values = [r.get(field) for r in rs]
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                merged[field] = statistics.median(values)
+        merged["ok"] = all(r.get("ok", False) for r in rs)
+        merged["problems"] = [p for r in rs for p in r.get("problems", [])]
+        merged["runs"] = rs
+        out[key] = merged
     return out
+
+
+def repeat_lines(res):
+    """Each repeat of the cases with a CPU target, both servers side by side: the spread
+    behind the medians."""
+    cases = [("relay-closed-50", "50 pairs"), ("relay-closed-500", "500 pairs"),
+             ("relay-open-20k", "20,000/s")]
+    out = ["| case | repeat | switchboard µs/msg | PeerJS µs/msg | ratio | switchboard msg/s | PeerJS msg/s | ratio |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, text in cases:
+        sb = res.get((label, "switchboard"), {}).get("runs", [])
+        pj = res.get((label, "peerjs"), {}).get("runs", [])
+        for i, (a, b) in enumerate(zip(sb, pj), 1):
+            ca, cb = a.get("server_cpu_us_per_msg"), b.get("server_cpu_us_per_msg")
+            ma, mb = a.get("messages_per_sec"), b.get("messages_per_sec")
+            cpu_ratio = f"{cb / ca:.2f}×" if ca and cb else "n/a"
+            msg_ratio = f"{ma / mb:.2f}×" if ma and mb else "n/a"
+            out.append(f"| {text} | {i} | {fmt(ca)} | {fmt(cb)} | {cpu_ratio} | {fmt(ma)} | {fmt(mb)} | {msg_ratio} |")
+    several = any(len(r.get("runs", [])) > 1 for r in res.values())
+    return out if several and len(out) > 2 else []
 
 
 def fmt(v, unit=""):
@@ -243,6 +277,12 @@ def main():
     doc.append("\n".join(lines) + "\n")
     doc.append("Ratios are how many times better switchboard does (higher throughput, or lower CPU, "
                "latency, memory); `n/a` means the figure could not be measured.\n")
+    repeats = repeat_lines(res)
+    if repeats:
+        doc.append("Each case ran against the two servers back to back, several times; the table above "
+                   "gives each figure's median, and these are the runs behind the CPU and throughput "
+                   "medians:\n")
+        doc.append("\n".join(repeats) + "\n")
     if rooms_lines:
         doc.append("\n".join(rooms_lines) + "\n")
     if problems:

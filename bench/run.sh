@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of switchboard and PeerJS server 1.0.2 with switchboard-bench, the
-# same load generator for both; writes docs/benchmarks.md. About 4 minutes of measurements,
+# same load generator for both; writes docs/benchmarks.md. About 7 minutes of measurements,
 # after the release build and at most QUIET_WAIT seconds (300) waiting for a quiet machine.
 #
 #   bench/run.sh                    everything
@@ -99,7 +99,8 @@ run_case() {
   log "$label: $server $*"
   local args=(--server "$server" --url "$server_url" --server-pid "$server_pid"
     --users-file "$work/users.txt" --json "$results" --label "$label" "$@")
-  echo "switchboard-bench --server $server --url URL --server-pid PID $*" >>"$commands"
+  local command="switchboard-bench --server $server --url URL --server-pid PID $*"
+  grep -qxF -- "$command" "$commands" || echo "$command" >>"$commands"
   if ! "$bench" "${args[@]}" >"$work/last.json" 2>"$work/last.err"; then
     log "$label against $server reported a problem: $(cat "$work/last.err") $(cat "$work/last.json")"
   fi
@@ -140,14 +141,25 @@ log "registering $idle_n users"
   { log "registration failed: $(cat "$work/register.err")"; exit 1; }
 stop_server
 
-for server in switchboard peerjs; do
-  run_case relay-closed-50 "$server" --scenario relay --mode closed --pairs 50 "${relay[@]}"
-  run_case relay-closed-500 "$server" --scenario relay --mode closed --pairs 500 "${relay[@]}"
-  run_case relay-open-20k "$server" --scenario relay --mode open --rate 20000 --pairs 500 \
-    "${relay[@]}"
-  run_case connect "$server" --scenario connect --connections "$connect_n" --concurrency 256
-  run_case idle "$server" --scenario idle --connections "$idle_n" --concurrency 256
-done
+# Side by side: each case runs against both servers back to back, REPEATS times (default
+# 3), and the report takes each figure's median. This machine's speed drifts by up to a
+# factor of 1.7 from one minute to the next (the same daemon, pinned to a core, measured
+# 5.5 and then 9.2 µs per message two minutes apart), so the two servers of a case must be
+# measured within seconds of each other, and more than once.
+repeats=${REPEATS:-3}
+both() {  # both LABEL BENCH-ARGS...: the case against each server, REPEATS times
+  local label=$1
+  shift
+  for ((r = 0; r < repeats; r++)); do
+    for server in switchboard peerjs; do run_case "$label" "$server" "$@"; done
+  done
+}
+both relay-closed-50 --scenario relay --mode closed --pairs 50 "${relay[@]}"
+both relay-closed-500 --scenario relay --mode closed --pairs 500 "${relay[@]}"
+both relay-open-20k --scenario relay --mode open --rate 20000 --pairs 500 "${relay[@]}"
+both connect --scenario connect --connections "$connect_n" --concurrency 256
+repeats=1  # idle memory barely moves, and 9,000 connections take a while to open
+both idle --scenario idle --connections "$idle_n" --concurrency 256
 run_case rooms-50 switchboard --scenario rooms --pairs 50 "${timing[@]}"
 
 # --- 4. where the daemon's time goes: perf over a saturated 50-pair relay
