@@ -65,6 +65,10 @@ const char* describe(SignalError e) {
   }
 }
 
+bool is_sdp_type(std::string_view type) {
+  return type == "offer" || type == "answer" || type == "pranswer" || type == "rollback";
+}
+
 namespace {
 
 SignalFailure fail(SignalError code, std::string message, std::optional<int> type) {
@@ -92,10 +96,9 @@ std::optional<SignalFailure> read_room_id(const boost::json::object& payload, in
   return std::nullopt;
 }
 
-bool is_sdp_type(const boost::json::value* v) {
+bool is_sdp_type_value(const boost::json::value* v) {
   const auto* s = v ? v->if_string() : nullptr;
-  if (!s) return false;
-  return *s == "offer" || *s == "answer" || *s == "pranswer" || *s == "rollback";
+  return s && is_sdp_type(std::string_view(s->data(), s->size()));
 }
 
 std::optional<SignalFailure> check_relay_payload(MsgType type, const boost::json::object& payload) {
@@ -104,7 +107,7 @@ std::optional<SignalFailure> check_relay_payload(MsgType type, const boost::json
     const auto* v = payload.if_contains("sdp");
     const auto* sdp = v ? v->if_object() : nullptr;
     if (!sdp) return fail(SignalError::bad_payload, "payload.sdp must be an object", t);
-    if (!is_sdp_type(sdp->if_contains("type"))) {
+    if (!is_sdp_type_value(sdp->if_contains("type"))) {
       return fail(SignalError::bad_payload,
                   "payload.sdp.type must be offer, answer, pranswer or rollback", t);
     }

@@ -74,10 +74,6 @@ std::size_t entry_of(const Outline& outline, std::string_view value) {
   return i;
 }
 
-bool is_sdp_type(std::string_view type) {
-  return type == "offer" || type == "answer" || type == "pranswer" || type == "rollback";
-}
-
 bool sdp_payload_ok(const Outline& outline, std::string_view sdp) {
   if (!is_object(sdp)) return false;
   std::array<std::string_view, 2> values{};  // type, sdp

@@ -71,6 +71,9 @@ struct ClientMessage {
 /// Room ids we hand out are 22 base64url characters; anything much longer is not ours.
 inline constexpr std::size_t kMaxRoomIdLength = 64;
 
+/// Whether `type` is an RTCSdpType a client may relay: offer, answer, pranswer or rollback.
+bool is_sdp_type(std::string_view type);
+
 /// Parses and checks one text frame from `sender`. Pure: no state, no I/O. Relays take the
 /// fast path of relay_scan.hpp; everything it is unsure of takes the full parse below.
 Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text, UserId sender,
