@@ -1,5 +1,6 @@
 #include "switchboard/signaling/protocol.hpp"
 
+#include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -9,6 +10,7 @@
 
 #include "switchboard/signaling/relay_scan.hpp"
 #include "switchboard/util/json_depth.hpp"
+#include "switchboard/util/json_scan.hpp"
 
 namespace switchboard {
 
@@ -155,6 +157,48 @@ std::size_t written_members(std::string_view text) {
   return commas + 1;
 }
 
+/// A key as the parser reads it, its escapes decoded ("fr\u006fm" is `from`). `raw` is a
+/// key's text between its quotes, from a document that parsed.
+std::string decoded_key(std::string_view raw) {
+  if (raw.find('\\') == std::string_view::npos) return std::string(raw);
+  std::string quoted;
+  quoted.reserve(raw.size() + 2);
+  quoted.append(1, '"').append(raw).append(1, '"');
+  boost::system::error_code ec;
+  auto v = boost::json::parse(quoted, ec);
+  return ec ? std::string(raw) : std::string(v.as_string());
+}
+
+/// `text`, an envelope the parser accepted, with `from` set to `sender`, rewritten by cutting:
+/// its members as written, less any `from` and all but the last of a repeated key (the last
+/// is the one the parser kept and the checks read). Every value keeps the sender's bytes;
+/// re-serialising would not (Boost.JSON 1.81 rounds some long decimals to a neighbouring
+/// double). Nullopt when the envelope has more members than an outline holds.
+std::optional<std::string> cut_with_from(std::string_view text, UserId sender) {
+  json_scan::Outline outline;
+  outline.depth = 1;
+  if (!json_scan::valid(text, kMaxJsonDepth, &outline) || !outline.complete) return std::nullopt;
+  std::vector<std::string> keys;
+  keys.reserve(outline.size);
+  for (std::size_t i = 0; i < outline.size; ++i) {
+    keys.push_back(decoded_key(outline.members[i].key));
+  }
+  std::string out = "{\"from\":" + std::to_string(sender);
+  for (std::size_t i = 0; i < outline.size; ++i) {
+    if (keys[i] == "from") continue;
+    if (std::find(keys.begin() + static_cast<std::ptrdiff_t>(i) + 1, keys.end(), keys[i]) !=
+        keys.end()) {
+      continue;  // a later one counts
+    }
+    const auto& member = outline.members[i];
+    const char* start = member.key.data() - 1;  // the key's opening quote
+    const char* end = member.value.data() + member.value.size();
+    out.append(1, ',').append(start, static_cast<std::size_t>(end - start));
+  }
+  out += '}';
+  return out;
+}
+
 SharedText share(const json& j) {
   return std::make_shared<const std::string>(j.dump());
 }
@@ -270,8 +314,12 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
       // `from` of its own or a key twice (parsers differ on which duplicate wins: the target
       // must see what was checked). Then the checked value is written out anew, now.
       if (from || written_members(text) != envelope->size()) {
-        (*envelope)["from"] = sender;
-        m.rewritten = boost::json::serialize(parsed);
+        if (auto cut = cut_with_from(text, sender)) {
+          m.rewritten = std::move(*cut);
+        } else {
+          (*envelope)["from"] = sender;
+          m.rewritten = boost::json::serialize(parsed);
+        }
       }
       return m;
     }

@@ -151,7 +151,7 @@ class Validator {
       skip_space();
       const unsigned char* value_start = p_;
       if (!value(depth)) return false;
-      if (outline_ && depth <= Outline::kDepth) record(depth, key, key_end, value_start);
+      if (outline_ && depth <= outline_->depth) record(depth, key, key_end, value_start);
       skip_space();
       if (at('}')) return ++p_, true;
       if (!at(',')) return false;

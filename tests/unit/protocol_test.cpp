@@ -540,6 +540,40 @@ TEST(Protocol, RelaySplicesWhenStringsHoldQuotesAndCommas) {
   EXPECT_EQ(*make_relay(text, parsed.value(), 42), "{\"from\":42," + text.substr(1));
 }
 
+TEST(Protocol, ARewrittenRelayKeepsTheSendersNumbersByteForByte) {
+  // Boost.JSON 1.81 reads this decimal as a neighbouring double; re-serialising its value
+  // would change the last digits the target sees.
+  std::string text =
+      R"({"from":42,"msg_type":3,"to":7,"payload":{"room_id":"r","candidate":null},)"
+      R"("x":[219446722136869551615.5, 1e400, 0.1000000000000000055511151231257827]})";
+  auto parsed = parse_client_message(text, 42, 64);
+  ASSERT_TRUE(parsed.ok());
+  ASSERT_FALSE(parsed.value().rewritten.empty());
+  auto relayed = *make_relay(text, parsed.value(), 42);
+  EXPECT_NE(
+      relayed.find(R"("x":[219446722136869551615.5, 1e400, 0.1000000000000000055511151231257827])"),
+      std::string::npos)
+      << relayed;
+  EXPECT_EQ(relayed.rfind(R"({"from":42,)", 0), 0u) << relayed;
+  EXPECT_EQ(relayed.find(R"("from")", 2), std::string::npos) << relayed;  // only once
+}
+
+TEST(Protocol, ARewriteReadsEscapedKeysAsTheParserDoes) {
+  // "fr\u006fm" is `from`, and "t\u006f" repeats `to`: the parser kept the last `to` (7).
+  std::string text =
+      R"({"from":42,"to":8,"msg_type":3,"to":7,"payload":{"room_id":"r","candidate":null}})";
+  auto parsed = parse_client_message(text, 42, 64);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed.value().to, 7u);
+  auto relayed = *make_relay(text, parsed.value(), 42);
+  EXPECT_EQ(relayed.find("fr\\u006fm"), std::string::npos) << relayed;
+  EXPECT_EQ(relayed.find("\"to\":8"), std::string::npos) << relayed;
+  auto j = nlohmann::json::parse(relayed);
+  EXPECT_EQ(j["from"], 42);
+  EXPECT_EQ(j["to"], 7);
+  EXPECT_EQ(j.size(), 4u);  // from, msg_type, to, payload
+}
+
 TEST(Protocol, RelayRewritesDuplicateKeysBehindTrickyStrings) {
   std::string text =
       R"({"msg_type":3,"note":"a \", \"to\":9, \\","to":7,"payload":{"room_id":"r","candidate":null},"to":8})";

@@ -16,11 +16,12 @@ struct Member {
 };
 
 /// The outer levels of a document, as valid() walks them: the members of every object nested
-/// at most `kDepth` deep, each recorded when its value ends. So an object's members come
-/// right before the member that holds it, after that member's previous sibling.
+/// at most `depth` deep (3 unless set), each recorded when its value ends. So an object's
+/// members come right before the member that holds it, after that member's previous sibling.
 struct Outline {
   static constexpr std::size_t kDepth = 3;
   static constexpr std::size_t kCapacity = 48;
+  std::size_t depth = kDepth;
   std::array<Member, kCapacity> members;
   std::size_t size = 0;
   bool complete = true;  // false when the document had more members than fit
