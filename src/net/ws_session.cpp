@@ -188,7 +188,9 @@ void WsSession::on_text(std::string_view text) {
     std::lock_guard lock(mutex_);
     if (closing_) return;  // read (to reach the peer's close frame) and dropped
   }
-  if (!rate_.try_take()) {
+  // The time of the read that brought the message: one clock reading per read, not per
+  // message (the frames of one read arrived together anyway).
+  if (!rate_.try_take(last_heard_)) {
     deliver(
         make_error({SignalError::rate_limited, describe(SignalError::rate_limited), std::nullopt}));
     if (!strikes_.try_take()) {

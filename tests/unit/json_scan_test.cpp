@@ -133,12 +133,13 @@ TEST(JsonScan, AgreesWithBoostJsonOnEveryCase) {
     EXPECT_EQ(valid(text, 32), boost_accepts(text, 32)) << "[" << text << "]";
   }
   // Every offset of an escape, a quote or a control character against the block boundaries.
-  for (std::size_t pad = 0; pad < 40; ++pad) {
+  // Against the 16-byte blocks, at the start, the middle and the end of a string.
+  for (std::size_t pad = 0; pad < 72; ++pad) {
     for (std::string inner : {"\\r\\n", "\\\"", "\\\\", "\\u00e9", "\x1f", "\\z", "\xc3\xa9"}) {
-      std::string text = "[\"" + std::string(pad, 'a') + inner + std::string(30, 'b') + "\"]";
-      EXPECT_EQ(valid(text, 32), boost_accepts(text, 32)) << "[" << text << "]";
-      text = "[\"" + std::string(pad, 'a') + inner + "\"]";
-      EXPECT_EQ(valid(text, 32), boost_accepts(text, 32)) << "[" << text << "]";
+      for (std::size_t tail : {0u, 1u, 15u, 16u, 30u, 31u, 32u, 33u, 70u}) {
+        std::string text = "[\"" + std::string(pad, 'a') + inner + std::string(tail, 'b') + "\"]";
+        EXPECT_EQ(valid(text, 32), boost_accepts(text, 32)) << "[" << text << "]";
+      }
     }
   }
 }
