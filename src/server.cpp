@@ -18,6 +18,7 @@
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/net/http_session.hpp"
 #include "switchboard/net/listener.hpp"
+#include "switchboard/net/readiness_set.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/store/user_store.hpp"
 #include "switchboard/util/worker_pool.hpp"
@@ -80,14 +81,17 @@ struct Server::Impl {
         hub(room_limits(settings)),
         limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
                                                     settings.max_connections_per_ip)),
-        ctx{settings, api,           accounts,      tickets,          credentials,
-            hub,      http_sessions, shutting_down, connections_moved},
+        ctx{settings, api,           accounts,      tickets,           credentials,
+            hub,      http_sessions, shutting_down, connections_moved, writes_waited},
         shutdown_strand(net::make_strand(ioc)),
         grace_timer(shutdown_strand),
         signals(ioc) {
     accounts.set_key_revoked_handler(
         [this](UserId user, const std::string& old_hash) { hub.revoke_key(user, old_hash); });
     preload_credentials();
+    // Each I/O thread's readiness set, made now: a set the kernel refuses is a start-up
+    // failure, not a refused connection later.
+    for (auto* context : all_contexts()) net::use_service<ReadinessSet>(*context);
   }
 
   /// Fills the credential cache from the store, as far as it holds: after a restart every
@@ -166,6 +170,7 @@ struct Server::Impl {
   std::shared_ptr<ConnectionLimiter> limiter;
   std::atomic<bool> shutting_down{false};
   std::atomic<std::uint64_t> connections_moved{0};
+  std::atomic<std::uint64_t> writes_waited{0};
   ServerContext ctx;
   net::strand<net::io_context::executor_type> shutdown_strand;
   net::steady_timer grace_timer;
@@ -183,6 +188,10 @@ const Settings& Server::settings() const {
 
 std::uint64_t Server::connections_moved() const {
   return impl_->connections_moved.load();
+}
+
+std::uint64_t Server::writes_waited() const {
+  return impl_->writes_waited.load();
 }
 
 std::uint16_t Server::start(bool handle_signals) {

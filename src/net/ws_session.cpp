@@ -1,10 +1,17 @@
 #include "switchboard/net/ws_session.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <climits>
+
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/write.hpp>
+#include <boost/asio/post.hpp>
 
 #include "switchboard/auth/credential_cache.hpp"
 #include "switchboard/auth/turn_credentials.hpp"
@@ -29,6 +36,8 @@ constexpr std::size_t kPartialChunk = 16 * 1024;
 constexpr int kReadsPerWake = 4;
 /// Outgoing batches above this many frames give their memory back once written.
 constexpr std::size_t kKeptBatch = 16;
+/// Batches written in a row before yielding to the thread's other connections.
+constexpr int kBatchesPerTurn = 4;
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -40,26 +49,38 @@ char* thread_read_buffer() {
   thread_local std::unique_ptr<char[]> buffer(new char[kReadChunk]);
   return buffer.get();
 }
+
+/// The socket's descriptor, out of Asio's reactor (which stops watching it), or -1.
+int take_descriptor(tcp::socket& socket) {
+  boost::system::error_code ec;
+  int fd = socket.release(ec);
+  return ec ? -1 : fd;
+}
 }  // namespace
 
 WsSession::WsSession(tcp::socket&& socket, ServerContext& ctx, Identity who,
                      std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data)
     : Peer(std::move(who)),
-      socket_(std::move(socket)),
-      keepalive_(socket_.get_executor()),
-      close_guard_(socket_.get_executor()),
+      fd_(take_descriptor(socket)),
+      keepalive_(socket.get_executor()),
+      close_guard_(socket.get_executor()),
       ctx_(ctx),
       slot_(std::move(slot)),
       reader_(ctx.settings.ws_max_message),
       partial_(std::move(early_data)),
       rate_(ctx.settings.rate_limit_per_sec, ctx.settings.rate_limit_burst),
       strikes_(1.0, ctx.settings.rate_limit_strikes),
-      executor_(socket_.get_executor()) {}
+      executor_(socket.get_executor()) {}
+
+WsSession::~WsSession() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 void WsSession::run(std::string_view client_key) {
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
-  socket_.set_option(tcp::no_delay(true), ec);
+  if (fd_ < 0) return finish();
+  // Non-blocking already (Asio made it so for the upgrade), and without Nagle's delay.
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto answer = std::make_shared<std::string>();
   answer->append(
       "HTTP/1.1 101 Switching Protocols\r\n"
@@ -89,59 +110,86 @@ void WsSession::run(std::string_view client_key) {
   // Frames the client sent right behind its upgrade request came with it; more may sit in
   // the socket already, announced while nobody waited: read before waiting.
   if (!partial_.empty()) partial_.erase(0, consume(partial_));
-  on_readable({});
+  on_readable();
+}
+
+void WsSession::on_ready(std::uint32_t events) {
+  // The peer's end of stream (or an error) came with data, or before: no edge of its own
+  // follows it, so reads go on until recv says so, short or not.
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hung_up_ = true;
+  if ((events & EPOLLOUT) && write_blocked_) on_writable();
+  if (events & ~std::uint32_t{EPOLLOUT}) on_readable();
 }
 
 void WsSession::wait_readable() {
-  // A wait, not a read: an idle connection holds no buffer. Only this connection's thread
-  // runs its io_context's reactor, so no readiness can be taken between our last read
-  // (which drained the socket) and this wait.
+  // A wait, not a read: an idle connection holds no buffer. The set reports edges; the
+  // socket was just drained, and data arriving since (or while we read) makes a new edge.
   waiting_ = true;
-  socket_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this()](auto ec) { self->on_readable(ec); });
+  if (watch_token_) return;
+  readiness_ = &ReadinessSet::of(executor_);
+  watch_token_ = readiness_->watch(fd_, shared_from_this());
+  if (!watch_token_) finish();  // logged by the set
 }
 
-void WsSession::on_readable(boost::system::error_code ec) {
+void WsSession::stop_watching() {
   waiting_ = false;
-  // try_move cancelled the wait: the socket is drained, and free to change threads.
-  if (ec == net::error::operation_aborted && moving_ && !finished_) return complete_move();
-  if (ec || finished_) return finish();
+  if (!watch_token_) return;
+  readiness_->unwatch(fd_, *watch_token_);
+  watch_token_.reset();
+}
+
+void WsSession::on_readable() {
+  waiting_ = false;
+  if (finished_) return;
   for (int round = 0; round < kReadsPerWake; ++round) {
     auto read = partial_.empty() ? read_into_thread_buffer() : read_into_partial();
     if (read == Read::ended) return finish();
-    // Readiness is edge-triggered: wait only once the socket is known to be empty.
+    // Readiness is edge-triggered: wait only once the socket is known to be empty. A short
+    // read says so (data arriving after it makes a new edge), unless the stream's end came
+    // with it (see on_ready).
     if (read == Read::drained) return moving_ ? complete_move() : wait_readable();
   }
   // More is waiting, but other connections of this thread get their turn first.
-  net::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
+  net::post(executor_, [self = shared_from_this()] { self->on_readable(); });
+}
+
+WsSession::Read WsSession::receive(char* into, std::size_t size, std::size_t& got) {
+  got = 0;
+  for (;;) {
+    ssize_t n = ::recv(fd_, into, size, 0);
+    if (n > 0) {
+      got = static_cast<std::size_t>(n);
+      return Read::more;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Read::drained;
+    return Read::ended;  // end of stream or a reset: the peer is gone
+  }
 }
 
 WsSession::Read WsSession::read_into_thread_buffer() {
   char* buffer = thread_read_buffer();
-  boost::system::error_code ec;
-  std::size_t n = socket_.read_some(net::buffer(buffer, kReadChunk), ec);
-  if (ec == net::error::would_block) return Read::drained;
-  if (ec) return Read::ended;  // end of stream or a reset: the peer is gone
+  std::size_t n = 0;
+  if (auto read = receive(buffer, kReadChunk, n); read != Read::more) return read;
   heard();
   std::size_t used = consume(std::span<char>(buffer, n));
   // The start of a frame whose rest is still on its way waits in the session's own memory.
   if (used < n) partial_.assign(buffer + used, n - used);
-  return n < kReadChunk ? Read::drained : Read::more;
+  return n < kReadChunk && !hung_up_ ? Read::drained : Read::more;
 }
 
 WsSession::Read WsSession::read_into_partial() {
   std::size_t old = partial_.size();
   partial_.resize(old + kPartialChunk);
-  boost::system::error_code ec;
-  std::size_t n = socket_.read_some(net::buffer(partial_.data() + old, kPartialChunk), ec);
+  std::size_t n = 0;
+  auto read = receive(partial_.data() + old, kPartialChunk, n);
   partial_.resize(old + n);
-  if (ec == net::error::would_block) return Read::drained;
-  if (ec) return Read::ended;
+  if (read != Read::more) return read;
   heard();
   partial_.erase(0, consume(partial_));
   // A large message must not pin its buffer to an idle connection.
   if (partial_.empty()) std::string().swap(partial_);
-  return n < kPartialChunk ? Read::drained : Read::more;
+  return n < kPartialChunk && !hung_up_ ? Read::drained : Read::more;
 }
 
 void WsSession::heard() {
@@ -255,67 +303,114 @@ void WsSession::enqueue_control(ws::Opcode opcode, std::string payload) {
     start = !writing_;
     writing_ = true;
   }
-  if (start) do_write();  // on our own thread
+  // Posted, as deliver() does: the pongs for a burst of pings read together coalesce into
+  // the one queued pong, instead of each going out in a write of its own.
+  if (start) net::post(executor_, [self = shared_from_this()] { self->do_write(); });
 }
 
 void WsSession::do_write() {
-  {
-    std::unique_lock lock(mutex_);
-    if (queue_.empty() || finished_) {
-      writing_ = false;
-      lock.unlock();
-      // Idle: the moment a move that waited for this write can begin.
-      try_move();
-      return;
+  // Batch after batch while deliveries from other threads keep coming, then a turn for the
+  // thread's other connections.
+  for (int round = 0;; ++round) {
+    {
+      std::unique_lock lock(mutex_);
+      if (queue_.empty() || finished_) {
+        writing_ = false;
+        lock.unlock();
+        // Idle: the moment a move that waited for this write can begin.
+        try_move();
+        return;
+      }
+      if (round == kBatchesPerTurn) {
+        lock.unlock();
+        net::post(executor_, [self = shared_from_this()] { self->do_write(); });
+        return;  // writing_ stays set: nobody else starts a write meanwhile
+      }
+      batch_.swap(queue_);
+      queued_messages_ = 0;
+      queued_pong_.reset();
     }
-    batch_.swap(queue_);
-    queued_messages_ = 0;
-    queued_pong_.reset();
-  }
-  buffers_.clear();
-  buffers_.reserve(batch_.size() * 2);
-  for (auto& out : batch_) {
-    if (!out.raw) {
-      out.header_size = static_cast<std::uint8_t>(
-          ws::write_frame_header(out.opcode, out.payload->size(), out.header));
-      buffers_.emplace_back(out.header.data(), out.header_size);
+    iov_.clear();
+    iov_next_ = 0;
+    for (auto& out : batch_) {
+      if (!out.raw) {
+        out.header_size = static_cast<std::uint8_t>(
+            ws::write_frame_header(out.opcode, out.payload->size(), out.header));
+        iov_.push_back({out.header.data(), out.header_size});
+      }
+      // No empty buffers: a send that moves nothing would tell nothing apart from a stall.
+      if (!out.payload->empty()) {
+        iov_.push_back({const_cast<char*>(out.payload->data()), out.payload->size()});
+      }
     }
-    buffers_.emplace_back(out.payload->data(), out.payload->size());
+    if (!send_batch() || !batch_sent()) return;
   }
-  net::async_write(socket_, buffers_,
-                   [self = shared_from_this()](auto ec, auto) { self->on_write(ec); });
 }
 
-void WsSession::on_write(boost::system::error_code ec) {
+bool WsSession::send_batch() {
+  while (iov_next_ < iov_.size()) {
+    msghdr message{};
+    message.msg_iov = iov_.data() + iov_next_;
+    message.msg_iovlen = std::min<std::size_t>(iov_.size() - iov_next_, IOV_MAX);
+    ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      // The socket's buffer is full: the set's next writable edge resumes (on_writable).
+      write_blocked_ = true;
+      ++ctx_.writes_waited;
+      return false;
+    }
+    if (n <= 0) {
+      write_failed();
+      return false;
+    }
+    // Past what went out: whole buffers, then into the first one left.
+    auto sent = static_cast<std::size_t>(n);
+    while (iov_next_ < iov_.size() && sent >= iov_[iov_next_].iov_len) {
+      sent -= iov_[iov_next_].iov_len;
+      ++iov_next_;
+    }
+    if (sent > 0) {
+      iov_[iov_next_].iov_base = static_cast<char*>(iov_[iov_next_].iov_base) + sent;
+      iov_[iov_next_].iov_len -= sent;
+    }
+  }
+  return true;
+}
+
+void WsSession::on_writable() {
+  write_blocked_ = false;
+  if (finished_) return;
+  if (send_batch() && batch_sent()) do_write();
+}
+
+bool WsSession::batch_sent() {
   bool wrote_close = false;
   for (const auto& out : batch_) wrote_close = wrote_close || out.opcode == ws::Opcode::close;
   if (batch_.capacity() > kKeptBatch) {
     std::vector<Outgoing>().swap(batch_);
-    std::vector<net::const_buffer>().swap(buffers_);
+    std::vector<iovec>().swap(iov_);
   } else {
     batch_.clear();
   }
-  if (ec) {
-    {
-      std::lock_guard lock(mutex_);
-      closing_ = true;
-      writing_ = false;
-      clear_queue();
-    }
-    // The connection is broken: make the pending wait fail now, which finishes the session.
-    return shutdown_socket();
-  }
-  if (wrote_close) {
-    close_sent_ = true;
-    // The close handshake's last word from us: the peer answers with its close frame and
-    // ends the stream, which the drain of our reads sees.
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  if (!wrote_close) return true;
+  close_sent_ = true;
+  // The close handshake's last word from us: the peer answers with its close frame and ends
+  // the stream, which the drain of our reads sees.
+  ::shutdown(fd_, SHUT_WR);
+  std::lock_guard lock(mutex_);
+  writing_ = false;
+  return false;
+}
+
+void WsSession::write_failed() {
+  {
     std::lock_guard lock(mutex_);
+    closing_ = true;
     writing_ = false;
-    return;
+    clear_queue();
   }
-  do_write();
+  finish();  // the connection is broken: it ends now
 }
 
 void WsSession::arm_keepalive(Clock::time_point at) {
@@ -336,7 +431,7 @@ void WsSession::on_keepalive(boost::system::error_code ec) {
   if (now - last_heard_ < interval) return arm_keepalive(last_heard_ + interval);
   if (ping_sent_) {
     spdlog::debug("ws user {}: no answer to a ping, dropped", user_id());
-    return shutdown_socket();
+    return finish();
   }
   ping_sent_ = true;
   enqueue_control(ws::Opcode::ping, {});
@@ -372,7 +467,7 @@ void WsSession::begin_close(std::uint16_t code, const std::string& reason, Queue
   close_guard_.expires_after(kCloseGuard);
   // (No move follows a close that has begun, so this guard fires on the connection's thread.)
   close_guard_.async_wait([self = shared_from_this()](auto ec) {
-    if (!ec) self->shutdown_socket();
+    if (!ec) self->finish();
   });
   std::string payload =
       code == ws::kCloseNoStatus ? std::string() : ws::close_payload(code, reason);
@@ -403,14 +498,10 @@ void WsSession::clear_queue() {
   queued_pong_.reset();
 }
 
-void WsSession::shutdown_socket() {
-  boost::system::error_code ignored;
-  socket_.close(ignored);  // the pending wait fails, and finish() runs
-}
-
 void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
+  stop_watching();  // before the descriptor closes: the set holds it by number
   keepalive_.cancel();
   close_guard_.cancel();
   {
@@ -419,8 +510,9 @@ void WsSession::finish() {
     clear_queue();
   }
   leave_hub();
-  boost::system::error_code ignored;
-  socket_.close(ignored);
+  batch_.clear();  // a write that had to wait never completes now
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 net::any_io_executor WsSession::executor() const {
@@ -455,20 +547,24 @@ void WsSession::try_move() {
   if (move_near_.expired() || moving_ || finished_ || close_begun_) return;
   {
     std::lock_guard lock(mutex_);
-    if (writing_ || closing_) return;  // on_write's idle point tries again
+    if (writing_ || closing_) return;  // do_write's idle point tries again
     writing_ = true;                   // deliveries wait in the queue until on_moved
   }
   moving_ = true;
   keepalive_.cancel();
-  // A pending wait is cancelled and ends in complete_move; otherwise on_readable is running
-  // (this came from a message it read) or posted, and completes the move once drained.
+  // A drained connection waiting for its next edge moves next (posted, as a cancelled wait
+  // would be); otherwise on_readable is running (this came from a message it read) or
+  // posted, and completes the move once drained.
   if (waiting_) {
-    boost::system::error_code ignored;
-    socket_.cancel(ignored);
+    stop_watching();
+    net::post(executor_, [self = shared_from_this()] {
+      if (self->moving_ && !self->finished_) self->complete_move();
+    });
   }
 }
 
 void WsSession::complete_move() {
+  stop_watching();  // the set is this thread's: watched anew where the connection ends up
   // Our close frame may be queued and its guard armed here, or a close is on its way here:
   // finish where we are. The host is asked where it is now, since it may have moved too.
   auto near = move_near_.lock();
@@ -482,20 +578,8 @@ void WsSession::complete_move() {
     closing = closing_;
   }
   if (closing) return abandon_move();
-  boost::system::error_code ec;
-  auto protocol = socket_.local_endpoint(ec).protocol();
-  if (ec) return abandon_move();
-  tcp::socket moved(target);
-  // Out of this thread's reactor, into the target's: the descriptor and the kernel's socket
-  // (its buffers, options and non-blocking mode) stay as they are.
-  auto fd = socket_.release(ec);
-  if (ec) return finish();  // the socket is closed by now
-  moved.assign(protocol, fd, ec);
-  if (ec) {
-    ::close(fd);
-    return finish();
-  }
-  socket_ = std::move(moved);
+  // The descriptor stays as it is (out of this thread's set, into the target's from
+  // on_moved); timers belong to an io_context, so they are made anew there.
   keepalive_ = net::steady_timer(target);
   close_guard_ = net::steady_timer(target);
   ++ctx_.connections_moved;
@@ -516,8 +600,6 @@ void WsSession::abandon_move() {
 void WsSession::on_moved() {
   moving_ = false;
   if (finished_) return;
-  boost::system::error_code ignored;
-  socket_.non_blocking(true, ignored);  // known to the new socket object, not only the kernel
   if (!close_begun_) {
     arm_keepalive(last_heard_ + std::chrono::seconds(ctx_.settings.ws_ping_interval));
   }
@@ -528,7 +610,7 @@ void WsSession::on_moved() {
     writing_ = start;
   }
   if (start) do_write();
-  on_readable({});  // what arrived meanwhile, then a wait
+  on_readable();  // what arrived meanwhile, then a wait
 }
 
 void WsSession::leave_hub() {

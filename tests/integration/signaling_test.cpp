@@ -479,6 +479,56 @@ TEST(SignalingLimits, SlowReaderIsCutOffWithoutHurtingOthers) {
   EXPECT_LE(slow.pending(), 300u);
 }
 
+TEST(SignalingLimits, AReaderThatPausesGetsEverythingInOrderOnceItReads) {
+  // Room in the queue for all of it: only the socket's buffers fill, and the writes wait.
+  TestServer server([](Settings& s) {
+    s.ws_send_queue = 1000;
+    s.rate_limit_per_sec = 10000;
+    s.rate_limit_burst = 10000;
+  });
+  auto a = connect_user(server.port(), "alice");
+  auto paused_account = register_user(server.port(), "bob");
+  WsClient paused;
+  ASSERT_EQ(paused.connect(server.port(), "/ws", {{"X-API-Key", paused_account.api_key}}, false),
+            101);
+  auto room = make_room(*a, {});
+  paused.send_json(message(kJoinRoom, {{"room_id", room}}));
+  a->ws.expect(kPeerJoined);
+
+  // About 9 MB: more than the kernel buffers between the two (4 MB at most for the daemon's
+  // send buffer here, and bob's receive buffer does not grow while he does not read).
+  constexpr int kCount = 150;
+  json big = sdp_to(paused_account.user_id, room);
+  for (int i = 0; i < kCount; ++i) {
+    // Each one different, so a message sent twice, lost or cut shows.
+    big["payload"]["pad"] = std::string(60 * 1024 + i, static_cast<char>('a' + i % 26));
+    big["payload"]["seq"] = i;
+    ASSERT_TRUE(a->ws.send_json(big)) << i;
+  }
+  // Once alice hears back, the daemon has queued all of it for bob; his socket's buffer
+  // fills, and a write waits for it (a counter, polled: no event tells the test).
+  a->ws.send_json(message(kCreateRoom, json::object()));
+  a->ws.expect(kRoomCreated);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (server.writes_waited() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(server.writes_waited(), 1u);
+
+  paused.start_reading();
+  paused.expect(kWelcome);
+  paused.expect(kRoomJoined);
+  for (int i = 0; i < kCount; ++i) {
+    auto m = paused.expect(kSdp, std::chrono::seconds(20));
+    ASSERT_EQ(m["payload"]["seq"], i);
+    ASSERT_EQ(m["payload"]["pad"], std::string(60 * 1024 + i, static_cast<char>('a' + i % 26)));
+    ASSERT_EQ(m["from"], a->id());
+  }
+  // And the connection still works both ways.
+  paused.send_json(ice_to(a->id(), room, nullptr));
+  EXPECT_EQ(a->ws.expect(kIce)["from"], paused_account.user_id);
+}
+
 TEST(SignalingKeepalive, SilentPeerIsDroppedAndLeavesItsRooms) {
   TestServer server([](Settings& s) { s.ws_ping_interval = 1; });
   auto a = connect_user(server.port(), "alice");

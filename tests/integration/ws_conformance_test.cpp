@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "support/connected_user.hpp"
 #include "support/http_client.hpp"
 #include "support/test_server.hpp"
 
@@ -168,6 +169,9 @@ class RawWs {
     int size = 65536;
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   }
+
+  /// Ends our side of the stream (a FIN), leaving the socket open for reading.
+  void half_close() { ::shutdown(fd_, SHUT_WR); }
 
   bool send_raw(std::string_view bytes) {
     while (!bytes.empty()) {
@@ -639,6 +643,35 @@ TEST(WsConformanceFlood, PingsFromAClientThatDoesNotReadQueueOnePong) {
   EXPECT_EQ(errors, kGarbage);
   EXPECT_GE(pongs, 1);
   EXPECT_LE(pongs, 100) << "pongs queued one per ping while the writes were stuck";
+}
+
+// A client that sends its last message and ends the stream at once: the end arrives with the
+// data, and no readiness of its own follows it. The daemon must see both (the relay goes
+// through, and the room hears that the client left) without waiting for the keepalive,
+// which is off here. Several clients, since the end may also arrive just after the read.
+TEST(WsConformanceEnd, DataAndTheEndOfStreamTogetherAreBothSeen) {
+  TestServer server([](Settings& s) { s.ws_ping_interval = 3600; });
+  auto host = connect_user(server.port(), "host");
+  auto room = make_room(*host, {});
+  for (int i = 0; i < 8; ++i) {
+    auto guest = register_user(server.port(), "guest" + std::to_string(i));
+    RawWs ws;
+    ws.open(server.port(), guest.api_key);
+    ASSERT_TRUE(
+        ws.send_frame(kFin | kText, R"({"msg_type":1,"payload":{"room_id":")" + room + R"("}})"));
+    auto joined = ws.next_message();
+    ASSERT_TRUE(joined.has_value());
+    ASSERT_EQ(joined->value("msg_type", -1), 6) << joined->dump();
+    host->ws.expect(8);  // PeerJoined
+    std::string ice = R"({"msg_type":3,"to":)" + std::to_string(host->id()) +
+                      R"(,"payload":{"room_id":")" + room +
+                      R"(","candidate":{"candidate":"candidate:1 1 udp 1 10.0.0.1 9 typ host",)"
+                      R"("sdpMid":"0","sdpMLineIndex":0}}})";
+    ASSERT_TRUE(ws.send_frame(kFin | kText, ice));
+    ws.half_close();
+    EXPECT_EQ(host->ws.expect(3)["from"], guest.user_id) << "guest " << i;
+    EXPECT_EQ(host->ws.expect(9)["payload"]["user_id"], guest.user_id) << "guest " << i;
+  }
 }
 
 // --- the opening handshake ------------------------------------------------------------------

@@ -42,6 +42,10 @@ std::uint64_t TestServer::connections_moved() const {
   return server_->connections_moved();
 }
 
+std::uint64_t TestServer::writes_waited() const {
+  return server_->writes_waited();
+}
+
 TestServer::~TestServer() {
   stop();
 }

@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -14,7 +15,10 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/uio.h>
+
 #include "switchboard/net/connection_limiter.hpp"
+#include "switchboard/net/readiness_set.hpp"
 #include "switchboard/net/server_context.hpp"
 #include "switchboard/net/ws_frame.hpp"
 #include "switchboard/signaling/peer.hpp"
@@ -25,15 +29,20 @@ namespace switchboard {
 /// One authenticated WebSocket connection, from the 101 answer to the last byte. It reads
 /// whatever the socket has (many frames per read, into a per-thread buffer, so an idle
 /// connection holds no read buffer), hands each text message to the SignalingHub, and
-/// writes what the hub delivers through a bounded queue: one gathered write outstanding,
-/// carrying every frame queued meanwhile. The session lives as long as an operation of it
-/// is pending; its handlers all run on one I/O thread: the one that accepted it until it joins
-/// a room, then its room host's (see settle_near).
-class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
+/// writes what the hub delivers through a bounded queue: one gathered write at a time,
+/// carrying every frame queued meanwhile. Its socket is a plain descriptor, out of Asio's
+/// reactor, whose readiness the thread's ReadinessSet reports; its timers are Asio's. The
+/// session lives while that set watches it or a handler of it is pending; its handlers all
+/// run on one I/O thread: the one that accepted it until it joins a room, then its room
+/// host's (see settle_near).
+class WsSession : public Peer,
+                  public ReadinessSet::Watcher,
+                  public std::enable_shared_from_this<WsSession> {
  public:
   /// `early_data`: bytes the client sent after its upgrade request, already read.
   WsSession(boost::asio::ip::tcp::socket&& socket, ServerContext& ctx, Identity who,
             std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data);
+  ~WsSession() override;
 
   /// Answers the upgrade (101, with the accept key for `client_key`) and starts the session.
   void run(std::string_view client_key);
@@ -58,9 +67,17 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   };
 
   enum class Read { drained, more, ended };
+  /// One recv into `into`: the bytes read, or Read::drained (it would block) or Read::ended.
+  Read receive(char* into, std::size_t size, std::size_t& got);
 
+  /// From the thread's ReadinessSet: reads, or resumes a write that had to wait.
+  void on_ready(std::uint32_t events) override;
+  /// Waits for the socket's next edge: watched by the thread's ReadinessSet, once per thread.
   void wait_readable();
-  void on_readable(boost::system::error_code ec);
+  /// Reads until the socket is drained (or yields to the thread's other connections).
+  void on_readable();
+  /// Out of the thread's ReadinessSet: before the socket closes or changes threads.
+  void stop_watching();
   /// One read into this thread's buffer; a frame left incomplete moves to partial_.
   Read read_into_thread_buffer();
   /// One read behind the piece of a frame already in partial_.
@@ -74,8 +91,18 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
 
   /// Queues a control frame (a pong or a ping); returns false once the close is queued.
   void enqueue_control(ws::Opcode opcode, std::string payload);
+  /// Writes what is queued, batch after batch, until the queue is empty or the socket would
+  /// block (then the set's next writable edge resumes it).
   void do_write();
-  void on_write(boost::system::error_code ec);
+  /// Sends what is left of batch_; true once all of it is out, false when the socket would
+  /// block or failed (then the connection ends).
+  bool send_batch();
+  /// The socket would not take the rest of a batch before: it may now.
+  void on_writable();
+  /// batch_ is out; false when it ended our side of the stream (it held our close frame).
+  bool batch_sent();
+  /// The socket refused a write: the connection ends.
+  void write_failed();
 
   void arm_keepalive(std::chrono::steady_clock::time_point at);
   void on_keepalive(boost::system::error_code ec);
@@ -90,14 +117,13 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void on_peer_close(std::uint16_t code);
   /// Drops every queued frame; mutex_ held.
   void clear_queue();
-  void shutdown_socket();
   void finish();
 
   /// The I/O thread this connection runs on now (any thread).
   boost::asio::any_io_executor executor() const;
   /// Runs `work` on this connection's thread, following it if it moves meanwhile.
   void on_own_thread(std::function<void()> work);
-  /// Begins the move settle_near asked for, if nothing is in the way now; on_write's idle
+  /// Begins the move settle_near asked for, if nothing is in the way now; do_write's idle
   /// point calls it again.
   void try_move();
   /// The socket and timers change threads (old thread; reads drained, no wait pending).
@@ -109,7 +135,7 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   /// Leaves the hub (and so every room) once; own thread only.
   void leave_hub();
 
-  boost::asio::ip::tcp::socket socket_;
+  int fd_;  // the connection's socket, ours to close (-1 once closed)
   boost::asio::steady_timer keepalive_;
   boost::asio::steady_timer close_guard_;
   ServerContext& ctx_;
@@ -121,16 +147,21 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
 
   // Own thread only.
   std::chrono::steady_clock::time_point last_heard_;
-  bool ping_sent_ = false;    // a keepalive ping is unanswered
-  bool close_begun_ = false;  // our close frame is queued: what arrives now is discarded
-  bool close_sent_ = false;   // our close frame has been written
-  bool connected_ = false;    // registered with the hub
-  bool finished_ = false;     // the connection has ended
-  bool waiting_ = false;      // a wait for readability is pending
-  bool moving_ = false;       // changing threads: writes held, reads ending
+  bool ping_sent_ = false;             // a keepalive ping is unanswered
+  bool close_begun_ = false;           // our close frame is queued: what arrives now is discarded
+  bool close_sent_ = false;            // our close frame has been written
+  bool connected_ = false;             // registered with the hub
+  bool finished_ = false;              // the connection has ended
+  bool waiting_ = false;               // drained, and watched for the next edge
+  bool hung_up_ = false;               // the set saw the peer's end of stream, or an error
+  ReadinessSet* readiness_ = nullptr;  // the set of this connection's thread
+  std::optional<ReadinessSet::Token> watch_token_;  // while watched there
+  bool moving_ = false;                             // changing threads: writes held, reads ending
   std::weak_ptr<const WsSession> move_near_;        // the host settle_near asked to join
-  std::vector<Outgoing> batch_;                     // the frames the outstanding write carries
-  std::vector<boost::asio::const_buffer> buffers_;  // and their bytes
+  std::vector<Outgoing> batch_;                     // the frames being written
+  std::vector<iovec> iov_;  // and their bytes; those before iov_next_ are sent
+  std::size_t iov_next_ = 0;
+  bool write_blocked_ = false;  // batch_ waits for the socket to take more
 
   mutable std::mutex mutex_;  // guards the queue and what follows; deliver() comes from any thread
   boost::asio::any_io_executor executor_;  // this connection's thread: changed on it, under mutex_
