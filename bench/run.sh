@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of switchboard and PeerJS server 1.0.2 with switchboard-bench, the
-# same load generator for both; writes docs/benchmarks.md. About 7 minutes of measurements,
+# same load generator for both; writes docs/benchmarks.md. About 11 minutes of measurements,
 # after the release build and at most QUIET_WAIT seconds (300) waiting for a quiet machine.
 #
 #   bench/run.sh                    everything
@@ -142,11 +142,12 @@ log "registering $idle_n users"
 stop_server
 
 # Side by side: each case runs against both servers back to back, REPEATS times (default
-# 3), and the report takes each figure's median. This machine's speed drifts by up to a
+# 5), and the report takes each figure's median. This machine's speed drifts by up to a
 # factor of 1.7 from one minute to the next (the same daemon, pinned to a core, measured
 # 5.5 and then 9.2 µs per message two minutes apart), so the two servers of a case must be
-# measured within seconds of each other, and more than once.
-repeats=${REPEATS:-3}
+# measured within seconds of each other, and more than once: with three repeats, one slow
+# minute still moved a median by 5%.
+repeats=${REPEATS:-5}
 both() {  # both LABEL BENCH-ARGS...: the case against each server, REPEATS times
   local label=$1
   shift

@@ -47,8 +47,9 @@ void run_guarded(net::io_context& ioc) {
 
 /// An io_context whose queued handlers can be dropped before it is destroyed. A connection
 /// that moved between I/O threads may leave a handler (a cancelled timer's) on the context it
-/// left, and that handler holds the connection, whose socket belongs to another context:
-/// every context drops its handlers before any of them is destroyed (Server::run).
+/// left, and that handler holds the connection, whose timers belong to another context:
+/// every context drops its handlers (and its ReadinessSet the connections it watches)
+/// before any of them is destroyed (Server::run).
 class IoContext : public net::io_context {
  public:
   using net::io_context::io_context;

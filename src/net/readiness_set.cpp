@@ -1,5 +1,6 @@
 #include "switchboard/net/readiness_set.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -31,7 +32,7 @@ ReadinessSet::ReadinessSet(net::io_context& context)
     : net::io_context::service(context), epoll_fd_(make_epoll()), descriptor_(context) {
   boost::system::error_code ec;
   // The descriptor object gets its own copy: epoll_fd_ stays ours to close.
-  descriptor_.assign(::dup(epoll_fd_), ec);
+  descriptor_.assign(::fcntl(epoll_fd_, F_DUPFD_CLOEXEC, 0), ec);
   if (ec) {
     ::close(epoll_fd_);
     throw std::system_error(ec, "watching the readiness set");

@@ -1,5 +1,6 @@
 #include "switchboard/net/ws_session.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
@@ -78,7 +79,10 @@ WsSession::~WsSession() {
 
 void WsSession::run(std::string_view client_key) {
   if (fd_ < 0) return finish();
-  // Non-blocking already (Asio made it so for the upgrade), and without Nagle's delay.
+  // Non-blocking (Asio made it so for the upgrade; said here, since a blocking recv would
+  // stall the thread), and without Nagle's delay.
+  int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0) return finish();
   int one = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   auto answer = std::make_shared<std::string>();
@@ -118,12 +122,17 @@ void WsSession::on_ready(std::uint32_t events) {
   // follows it, so reads go on until recv says so, short or not.
   if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) hung_up_ = true;
   if ((events & EPOLLOUT) && write_blocked_) on_writable();
+  // One read chain at a time: a continuation already posted reads whatever this announces,
+  // and a move that has begun (maybe just now, at the idle point of the write above) has
+  // one pending that ends in complete_move. A second chain could run on after the move.
+  if (read_posted_ || moving_ || finished_) return;
   if (events & ~std::uint32_t{EPOLLOUT}) on_readable();
 }
 
 void WsSession::wait_readable() {
   // A wait, not a read: an idle connection holds no buffer. The set reports edges; the
   // socket was just drained, and data arriving since (or while we read) makes a new edge.
+  if (finished_) return;
   waiting_ = true;
   if (watch_token_) return;
   readiness_ = &ReadinessSet::of(executor_);
@@ -140,8 +149,8 @@ void WsSession::stop_watching() {
 
 void WsSession::on_readable() {
   waiting_ = false;
-  if (finished_) return;
   for (int round = 0; round < kReadsPerWake; ++round) {
+    if (finished_) return;  // a message read ended the connection (a failed write, say)
     auto read = partial_.empty() ? read_into_thread_buffer() : read_into_partial();
     if (read == Read::ended) return finish();
     // Readiness is edge-triggered: wait only once the socket is known to be empty. A short
@@ -150,7 +159,11 @@ void WsSession::on_readable() {
     if (read == Read::drained) return moving_ ? complete_move() : wait_readable();
   }
   // More is waiting, but other connections of this thread get their turn first.
-  net::post(executor_, [self = shared_from_this()] { self->on_readable(); });
+  read_posted_ = true;
+  net::post(executor_, [self = shared_from_this()] {
+    self->read_posted_ = false;
+    self->on_readable();
+  });
 }
 
 WsSession::Read WsSession::receive(char* into, std::size_t size, std::size_t& got) {

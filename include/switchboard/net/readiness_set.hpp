@@ -24,8 +24,10 @@ namespace switchboard {
 class ReadinessSet : public boost::asio::io_context::service {
  public:
   /// Told when its descriptor may have become readable or writable, hung up or failed
-  /// (`events`: EPOLLIN, EPOLLOUT...). It reads until the socket is drained (a short read
-  /// counts) and writes until done or told to wait, or another edge may never come.
+  /// (`events`: EPOLLIN, EPOLLOUT, EPOLLRDHUP...; EPOLLOUT comes with nearly every event).
+  /// It reads until the socket is drained and writes until done or told to wait, or another
+  /// edge may never come. A short read counts as drained, unless EPOLLRDHUP, EPOLLHUP or
+  /// EPOLLERR came: the end of stream makes no edge of its own after the data it came with.
   class Watcher {
    public:
     virtual void on_ready(std::uint32_t events) = 0;
@@ -43,9 +45,9 @@ class ReadinessSet : public boost::asio::io_context::service {
   /// The set of the io_context `executor` belongs to, made with its first use.
   static ReadinessSet& of(const boost::asio::any_io_executor& executor);
 
-  /// Watches `fd` until unwatch(), holding `watcher` meanwhile. A descriptor readable
-  /// already is reported at once. nullopt when the kernel refuses (out of memory, or of
-  /// epoll watches).
+  /// Watches `fd` until unwatch(), holding `watcher` meanwhile. A descriptor readable (or
+  /// hung up) already is reported by the set's next round. nullopt when the kernel refuses
+  /// (out of memory, or of epoll watches).
   std::optional<Token> watch(int fd, std::shared_ptr<Watcher> watcher);
   /// Stops watching (before the descriptor is closed or changes threads). Readiness already
   /// fetched for it is dropped.

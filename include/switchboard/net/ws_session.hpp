@@ -50,7 +50,7 @@ class WsSession : public Peer,
   void deliver(SharedText message) override;
   void close(CloseCode code, std::string_view reason) override;
   /// Moves this connection to `host`'s I/O thread, once no write is in flight and its reads
-  /// have drained: the socket leaves one reactor for the other, its timers are made anew,
+  /// have drained: it leaves one thread's ReadinessSet for the other's, its timers are made anew,
   /// and what was delivered meanwhile waits in the queue. Then every message between the two
   /// is written on the thread that reads it. A closing connection stays where it is.
   void settle_near(const Peer& host) override;
@@ -154,6 +154,7 @@ class WsSession : public Peer,
   bool finished_ = false;              // the connection has ended
   bool waiting_ = false;               // drained, and watched for the next edge
   bool hung_up_ = false;               // the set saw the peer's end of stream, or an error
+  bool read_posted_ = false;           // on_readable is posted: the read chain goes on there
   ReadinessSet* readiness_ = nullptr;  // the set of this connection's thread
   std::optional<ReadinessSet::Token> watch_token_;  // while watched there
   bool moving_ = false;                             // changing threads: writes held, reads ending
