@@ -91,9 +91,11 @@ class WsSession : public Peer,
 
   /// Queues a control frame (a pong or a ping); returns false once the close is queued.
   void enqueue_control(ws::Opcode opcode, std::string payload);
-  /// Writes what is queued, batch after batch, until the queue is empty or the socket would
-  /// block (then the set's next writable edge resumes it).
+  /// Writes what is queued as one batch, or stops writing when nothing is; a socket that
+  /// would block takes the rest on the set's next writable edge.
   void do_write();
+  /// Ends a batch that is out in a handler of its own, then writes what came meanwhile.
+  void complete_batch_later();
   /// Sends what is left of batch_; true once all of it is out, false when the socket would
   /// block or failed (then the connection ends).
   bool send_batch();
