@@ -73,14 +73,19 @@ std::optional<ReadinessSet::Token> ReadinessSet::watch(int fd, std::shared_ptr<W
   return token;
 }
 
-void ReadinessSet::unwatch(int fd, Token token) {
+ReadinessSet::Slot* ReadinessSet::slot_of(Token token) {
   auto index = static_cast<std::uint32_t>(token);
-  if (index >= slots_.size() || slots_[index].generation != static_cast<std::uint32_t>(token >> 32))
-    return;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  if (index >= slots_.size()) return nullptr;
   Slot& slot = slots_[index];
-  ++slot.generation;
-  free_.push_back(index);
+  return slot.generation == static_cast<std::uint32_t>(token >> 32) ? &slot : nullptr;
+}
+
+void ReadinessSet::unwatch(int fd, Token token) {
+  Slot* slot = slot_of(token);
+  if (slot == nullptr) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  ++slot->generation;
+  free_.push_back(static_cast<std::uint32_t>(token));
   // The pending wait is work that keeps the io_context running: with nothing to watch, the
   // context may end, as it would once its last connection's wait had ended.
   if (watched() == 0 && waiting_) {
@@ -88,7 +93,7 @@ void ReadinessSet::unwatch(int fd, Token token) {
     descriptor_.cancel(ignored);
   }
   // Last: the watcher may go with it.
-  auto gone = std::move(slot.watcher);
+  auto gone = std::move(slot->watcher);
 }
 
 void ReadinessSet::wait() {
@@ -111,14 +116,11 @@ void ReadinessSet::on_ready() {
       break;
     }
     for (int i = 0; i < n; ++i) {
-      Token token = events[i].data.u64;
-      auto index = static_cast<std::uint32_t>(token);
       // Unwatched since (by a watcher called earlier in this batch, say): a stale token.
-      if (index >= slots_.size() ||
-          slots_[index].generation != static_cast<std::uint32_t>(token >> 32))
-        continue;
+      Slot* slot = slot_of(events[i].data.u64);
+      if (slot == nullptr) continue;
       // Held for the call: the watcher may unwatch itself, and its slot let go of it.
-      std::shared_ptr<Watcher> watcher = slots_[index].watcher;
+      std::shared_ptr<Watcher> watcher = slot->watcher;
       try {
         watcher->on_ready(events[i].events);
       } catch (const std::exception& e) {

@@ -61,6 +61,9 @@ class ReadinessSet : public boost::asio::io_context::service {
     std::uint32_t generation = 0;  // bumped on unwatch: tokens of earlier watchers go stale
   };
 
+  /// The slot `token` names while it still holds that token's watcher; nullptr once the
+  /// watcher was unwatched (the slot's generation moved on).
+  Slot* slot_of(Token token);
   void shutdown() override;
   void wait();
   void on_ready();
