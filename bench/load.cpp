@@ -556,8 +556,8 @@ class RelayWorker final : public Worker {
     ++stats.sent;
   }
 
-  /// Open loop: every millisecond, send what the schedule says is due, stamped with the time
-  /// it was due (so a late generator shows up as latency, not as a lower rate).
+  /// Open loop: every tick (--tick-us), send what the schedule says is due, stamped with the
+  /// time it was due (so a late generator shows up as latency, not as a lower rate).
   void tick() {
     if (shared_.stop.load()) return;
     auto now = now_ns();
@@ -568,7 +568,7 @@ class RelayWorker final : public Worker {
       next_sender_ = (next_sender_ + 1) % sides_.size();
       ++scheduled_;
     }
-    timer_.expires_after(std::chrono::milliseconds(1));
+    timer_.expires_after(std::chrono::microseconds(opt_.tick_us));
     timer_.async_wait([this](beast::error_code ec) {
       if (!ec) tick();
     });
@@ -820,6 +820,7 @@ nlohmann::json run_relay(const Options& opt, const Adapter& adapter,
 
   if (opt.mode == "open") {
     r["offered_per_sec"] = opt.rate;
+    r["tick_us"] = opt.tick_us;
   } else {
     r["window"] = opt.window;
   }

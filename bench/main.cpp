@@ -27,6 +27,7 @@ constexpr const char* kUsage =
   --pairs N                     relay, rooms: pairs of connections (default 50)
   --window W                    relay closed loop: messages in flight per direction (2)
   --rate R                      relay open loop: messages/s offered in total (20000)
+  --tick-us U                   relay open loop: send what is due every U microseconds (100)
   --connections C               connect, idle: connections to open (1000)
   --concurrency K               handshakes in flight in total (256)
   --duration S --warmup S       measured seconds (10) after warm-up seconds (2)
@@ -78,6 +79,8 @@ bool parse(int argc, char** argv, Options& opt, bool& smoke) {
       opt.window = static_cast<unsigned>(std::stoul(value));
     } else if (key == "rate") {
       opt.rate = std::stod(value);
+    } else if (key == "tick-us") {
+      opt.tick_us = std::max(1u, static_cast<unsigned>(std::stoul(value)));
     } else if (key == "connections") {
       opt.connections = static_cast<unsigned>(std::stoul(value));
     } else if (key == "concurrency") {

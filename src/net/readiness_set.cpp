@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 namespace switchboard {
 
@@ -18,6 +19,9 @@ namespace net = boost::asio;
 namespace {
 /// Events fetched per epoll_wait; a fuller set takes several.
 constexpr int kBatch = 128;
+
+/// The set whose round this thread is in, if any.
+thread_local ReadinessSet* round_of_thread = nullptr;
 
 int make_epoll() {
   int fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -96,6 +100,16 @@ void ReadinessSet::unwatch(int fd, Token token) {
   auto gone = std::move(slot->watcher);
 }
 
+bool ReadinessSet::after_round(const net::any_io_executor& executor,
+                               std::shared_ptr<Watcher> watcher) {
+  ReadinessSet* set = round_of_thread;
+  if (set == nullptr) return false;
+  const auto* io = executor.target<net::io_context::executor_type>();
+  if (io == nullptr || &io->context() != &set->context()) return false;
+  set->after_round_.push_back(std::move(watcher));
+  return true;
+}
+
 void ReadinessSet::wait() {
   waiting_ = true;
   descriptor_.async_wait(net::posix::stream_descriptor::wait_read, [this](auto ec) {
@@ -108,6 +122,7 @@ void ReadinessSet::wait() {
 
 void ReadinessSet::on_ready() {
   std::array<epoll_event, kBatch> events;
+  ReadinessSet* outer = std::exchange(round_of_thread, this);
   for (;;) {
     int n = ::epoll_wait(epoll_fd_, events.data(), kBatch, 0);
     if (n < 0 && errno == EINTR) continue;
@@ -130,8 +145,24 @@ void ReadinessSet::on_ready() {
     }
     if (n < kBatch) break;
   }
+  run_round_end();
+  round_of_thread = outer;
   // A watcher called above may have watched something (and so waited) already.
   if (watched() > 0 && !waiting_) wait();
+}
+
+void ReadinessSet::run_round_end() {
+  while (!after_round_.empty()) {
+    running_.swap(after_round_);
+    for (auto& watcher : running_) {
+      try {
+        watcher->on_round_end();
+      } catch (const std::exception& e) {
+        spdlog::error("an I/O handler failed: {}", e.what());
+      }
+    }
+    running_.clear();
+  }
 }
 
 void ReadinessSet::shutdown() {
@@ -141,6 +172,7 @@ void ReadinessSet::shutdown() {
   std::vector<Slot> slots;
   slots.swap(slots_);
   free_.clear();
+  after_round_.clear();
 }
 
 }  // namespace switchboard

@@ -289,11 +289,11 @@ void WsSession::deliver(SharedText message) {
     // What it has not read by now it will not read: drop the queue rather than wait on it.
     start_close(CloseCode::policy, "too slow to read its messages", false);
   } else if (start) {
-    // Posted, even on this connection's own thread (where the sender usually is, since a
-    // room's members share one): the write runs after the handlers already queued there, and
-    // carries everything they deliver to this connection meanwhile, in one system call. (The
-    // connection cannot move before this write has run: a move waits for writing_ to clear.)
-    net::post(executor, [self = shared_from_this()] { self->do_write(); });
+    // Not at once, even on this connection's own thread (where the sender usually is, since
+    // a room's members share one): the write carries everything the thread's other work of
+    // the moment delivers to this connection, in one system call. (The connection cannot
+    // move before this write has run: a move waits for writing_ to clear.)
+    write_soon(executor, WriteStep::start);
   }
 }
 
@@ -314,9 +314,9 @@ void WsSession::enqueue_control(ws::Opcode opcode, std::string payload) {
     start = !writing_;
     writing_ = true;
   }
-  // Posted, as deliver() does: the pongs for a burst of pings read together coalesce into
+  // Later, as deliver() does: the pongs for a burst of pings read together coalesce into
   // the one queued pong, instead of each going out in a write of its own.
-  if (start) net::post(executor_, [self = shared_from_this()] { self->do_write(); });
+  if (start) write_soon(executor_, WriteStep::start);
 }
 
 void WsSession::do_write() {
@@ -346,17 +346,28 @@ void WsSession::do_write() {
       iov_.push_back({const_cast<char*>(out.payload->data()), out.payload->size()});
     }
   }
-  if (send_batch()) complete_batch_later();
+  // The batch is out. What the thread's other work of the moment delivers to the connection
+  // joins the next batch: writing_ stays set until then, as it did while Asio completed our
+  // writes. Carrying on at once made more, smaller writes at 500 pairs (the thread went back
+  // to epoll sooner, with less gathered).
+  if (send_batch()) write_soon(executor_, WriteStep::complete_batch);
 }
 
-void WsSession::complete_batch_later() {
-  // The batch is out. What the handlers still queued on this thread deliver to the
-  // connection joins the next batch: writing_ stays set until this runs, as it did while
-  // Asio completed our writes. Carrying on at once made more, smaller writes at 500 pairs
-  // (the thread went back to epoll sooner, with less gathered).
-  net::post(executor_, [self = shared_from_this()] {
-    if (self->batch_sent()) self->do_write();
-  });
+void WsSession::write_soon(const net::any_io_executor& executor, WriteStep step) {
+  if (ReadinessSet::after_round(executor, shared_from_this())) {
+    round_step_ = step;  // after_round accepts on this connection's own thread only
+    return;
+  }
+  net::post(executor, [self = shared_from_this(), step] { self->take_step(step); });
+}
+
+void WsSession::on_round_end() {
+  take_step(round_step_);
+}
+
+void WsSession::take_step(WriteStep step) {
+  if (step == WriteStep::complete_batch && !batch_sent()) return;
+  do_write();
 }
 
 bool WsSession::send_batch() {
@@ -393,7 +404,7 @@ bool WsSession::send_batch() {
 void WsSession::on_writable() {
   write_blocked_ = false;
   if (finished_) return;
-  if (send_batch()) complete_batch_later();
+  if (send_batch()) write_soon(executor_, WriteStep::complete_batch);
 }
 
 bool WsSession::batch_sent() {

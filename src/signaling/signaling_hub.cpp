@@ -67,7 +67,6 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
     // A connection that has just been replaced may still have messages in flight; they
     // belong to a session that no longer speaks for its user.
     if (!registry_.is_current(peer)) return;
-    auto self = registry_.find(me);
     switch (m.type) {
       case MsgType::create_room: {
         auto r = rooms_.create(me, m.max_members);
@@ -75,7 +74,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
           error = r.error();
           break;
         }
-        out.add(self, make_room_created(r.value().room_id, me));
+        out.add(registry_.find(me), make_room_created(r.value().room_id, me));
         break;
       }
       case MsgType::join_room: {
@@ -85,7 +84,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
           break;
         }
         const auto& joined = r.value();
-        out.add(self, make_room_joined(joined.room_id, joined.host, joined.members));
+        out.add(registry_.find(me), make_room_joined(joined.room_id, joined.host, joined.members));
         auto event = make_peer_event(MsgType::peer_joined, m.room_id, me);
         for (UserId member : joined.members) {
           if (member != me) out.add(registry_.find(member), event);

@@ -5,11 +5,19 @@
 namespace switchboard::recycled_text {
 
 namespace {
-constexpr std::size_t kPooled = 64;
+// Bounds of one thread's pool: at most kPooledBytes of capacity in at most kPooled strings.
+// 500 busy pairs keep about a thousand relays in flight on a thread; with 64 strings most of
+// them missed the pool and took malloc's slow path (5% of the daemon's time at 500 pairs).
+constexpr std::size_t kPooled = 1024;
+constexpr std::size_t kPooledBytes = 4 * 1024 * 1024;
 constexpr std::size_t kLargest = 16 * 1024;
+// A new string starts with room for a typical SDP, so a pooled string reused for the next
+// relay rarely has to grow (growing is a malloc and a free on the slow path again).
+constexpr std::size_t kFirstCapacity = 4000;
 
 struct Pool {
   std::vector<std::string*> free;
+  std::size_t bytes = 0;  // capacity held by `free`
   Pool() { free.reserve(kPooled); }
   ~Pool();
 };
@@ -33,9 +41,10 @@ struct Recycle {
     auto* text = const_cast<std::string*>(released);
     if (!pool_gone && text->capacity() <= kLargest) {
       Pool& p = pool();
-      if (p.free.size() < kPooled) {  // reserved: push_back does not allocate
+      if (p.free.size() < kPooled && p.bytes + text->capacity() <= kPooledBytes) {
         text->clear();
-        p.free.push_back(text);
+        p.bytes += text->capacity();
+        p.free.push_back(text);  // reserved: does not allocate
         return;
       }
     }
@@ -50,10 +59,13 @@ std::unique_ptr<std::string> take() {
     if (!p.free.empty()) {
       std::unique_ptr<std::string> kept(p.free.back());
       p.free.pop_back();
+      p.bytes -= kept->capacity();
       return kept;
     }
   }
-  return std::make_unique<std::string>();
+  auto fresh = std::make_unique<std::string>();
+  fresh->reserve(kFirstCapacity);
+  return fresh;
 }
 
 std::shared_ptr<const std::string> share(std::unique_ptr<std::string> text) {
@@ -63,6 +75,10 @@ std::shared_ptr<const std::string> share(std::unique_ptr<std::string> text) {
 
 std::size_t pooled() {
   return pool_gone ? 0 : pool().free.size();
+}
+
+std::size_t pooled_bytes() {
+  return pool_gone ? 0 : pool().bytes;
 }
 
 }  // namespace switchboard::recycled_text

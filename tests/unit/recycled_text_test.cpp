@@ -44,18 +44,48 @@ TEST(RecycledText, LargeStringsAreFreedNotKept) {
   });
 }
 
-TEST(RecycledText, ThePoolIsBounded) {
+/// Takes `count` strings of `size` bytes, holds them all, then lets them all go.
+void hold_then_release(int count, std::size_t size) {
+  std::vector<std::shared_ptr<const std::string>> held;
+  for (int i = 0; i < count; ++i) {
+    auto text = recycled_text::take();
+    text->assign(size, 'y');
+    held.push_back(recycled_text::share(std::move(text)));
+  }
+}
+
+TEST(RecycledText, ThePoolKeepsAThousandRelaysInFlight) {
+  // 500 busy pairs keep about a thousand relays in flight on one thread: all come back.
   on_fresh_thread([] {
-    std::vector<std::shared_ptr<const std::string>> held;
-    for (int i = 0; i < 200; ++i) {
-      auto text = recycled_text::take();
-      text->assign(100, 'y');
-      held.push_back(recycled_text::share(std::move(text)));
-    }
-    held.clear();
-    EXPECT_GT(recycled_text::pooled(), 0u);
-    EXPECT_LE(recycled_text::pooled(), 64u);
+    hold_then_release(1000, 350);
+    EXPECT_EQ(recycled_text::pooled(), 1000u);
   });
+}
+
+TEST(RecycledText, ThePoolIsBoundedInCount) {
+  on_fresh_thread([] {
+    hold_then_release(3000, 100);
+    EXPECT_EQ(recycled_text::pooled(), 1024u);
+    EXPECT_LE(recycled_text::pooled_bytes(), 4u * 1024 * 1024);
+  });
+}
+
+TEST(RecycledText, ThePoolIsBoundedInBytes) {
+  on_fresh_thread([] {
+    hold_then_release(1000, 15000);  // 15 MB held at once
+    EXPECT_GT(recycled_text::pooled(), 200u);
+    EXPECT_LT(recycled_text::pooled(), 300u);  // 4 MiB of 15 KB strings: 279 at most
+    EXPECT_LE(recycled_text::pooled_bytes(), 4u * 1024 * 1024);
+    // Taking one gives its bytes back to the budget.
+    auto before = recycled_text::pooled_bytes();
+    auto text = recycled_text::take();
+    EXPECT_EQ(recycled_text::pooled_bytes(), before - text->capacity());
+  });
+}
+
+TEST(RecycledText, ANewStringHasRoomForAnSdp) {
+  // So that a pooled string rarely has to grow when the next relay is an SDP.
+  on_fresh_thread([] { EXPECT_GE(recycled_text::take()->capacity(), 3500u); });
 }
 
 TEST(RecycledText, AStringReleasedOnAnotherThreadJoinsThatThreadsPool) {

@@ -31,6 +31,8 @@ class ReadinessSet : public boost::asio::io_context::service {
   class Watcher {
    public:
     virtual void on_ready(std::uint32_t events) = 0;
+    /// The work after_round() queued for it: the round's events have all been handled.
+    virtual void on_round_end() = 0;
 
    protected:
     ~Watcher() = default;
@@ -52,6 +54,13 @@ class ReadinessSet : public boost::asio::io_context::service {
   /// Stops watching (before the descriptor is closed or changes threads). Readiness already
   /// fetched for it is dropped.
   void unwatch(int fd, Token token);
+  /// Queues `watcher`'s on_round_end for the end of the round this thread is in, when it is
+  /// in one of the set serving `executor`; false otherwise (the caller posts instead). A
+  /// connection delivered a message writes there, once: what the round's other messages bring
+  /// it goes out in the same system call. Cheaper than a post, which allocates, locks the
+  /// scheduler, and runs as a handler of its own.
+  static bool after_round(const boost::asio::any_io_executor& executor,
+                          std::shared_ptr<Watcher> watcher);
   /// Descriptors watched now (for tests).
   std::size_t watched() const { return slots_.size() - free_.size(); }
 
@@ -67,12 +76,16 @@ class ReadinessSet : public boost::asio::io_context::service {
   void shutdown() override;
   void wait();
   void on_ready();
+  /// Runs what after_round() queued, including what that queues meanwhile.
+  void run_round_end();
 
   int epoll_fd_;
   boost::asio::posix::stream_descriptor descriptor_;  // the same set, as the io_context sees it
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_;
   bool waiting_ = false;  // a wait on descriptor_ is pending (only while something is watched)
+  std::vector<std::shared_ptr<Watcher>> after_round_;  // queued for this round's end
+  std::vector<std::shared_ptr<Watcher>> running_;      // being run (capacity kept)
 };
 
 }  // namespace switchboard

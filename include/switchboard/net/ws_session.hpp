@@ -94,8 +94,17 @@ class WsSession : public Peer,
   /// Writes what is queued as one batch, or stops writing when nothing is; a socket that
   /// would block takes the rest on the set's next writable edge.
   void do_write();
-  /// Ends a batch that is out in a handler of its own, then writes what came meanwhile.
-  void complete_batch_later();
+  /// What a write does next, once the thread's other work of the moment is done.
+  enum class WriteStep { start, complete_batch };
+  /// Runs `step` at the end of the round of the set serving `executor` when this thread is
+  /// in it (the usual case: a message from a room member on the same thread), else in a
+  /// handler posted there. Either way, what the thread's other work of the moment delivers
+  /// to this connection joins the write.
+  void write_soon(const boost::asio::any_io_executor& executor, WriteStep step);
+  void on_round_end() override;
+  /// start: writes what is queued. complete_batch: ends the batch that is out, then writes
+  /// what came meanwhile.
+  void take_step(WriteStep step);
   /// Sends what is left of batch_; true once all of it is out, false when the socket would
   /// block or failed (then the connection ends).
   bool send_batch();
@@ -164,7 +173,8 @@ class WsSession : public Peer,
   std::vector<Outgoing> batch_;                     // the frames being written
   std::vector<iovec> iov_;  // and their bytes; those before iov_next_ are sent
   std::size_t iov_next_ = 0;
-  bool write_blocked_ = false;  // batch_ waits for the socket to take more
+  bool write_blocked_ = false;               // batch_ waits for the socket to take more
+  WriteStep round_step_ = WriteStep::start;  // for on_round_end (one is queued at a time)
 
   mutable std::mutex mutex_;  // guards the queue and what follows; deliver() comes from any thread
   boost::asio::any_io_executor executor_;  // this connection's thread: changed on it, under mutex_
