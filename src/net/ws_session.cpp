@@ -243,10 +243,9 @@ std::size_t WsSession::consume(std::span<char> unread) {
 }
 
 void WsSession::on_text(std::string_view text) {
-  {
-    std::lock_guard lock(mutex_);
-    if (closing_) return;  // read (to reach the peer's close frame) and dropped
-  }
+  // Read (to reach the peer's close frame) and dropped. Not under mutex_, to save a lock per
+  // message: a close that begins while the message is handled is one that began just after.
+  if (closing_.load(std::memory_order_acquire)) return;
   // The time of the read that brought the message: one clock reading per read, not per
   // message (the frames of one read arrived together anyway).
   if (!rate_.try_take(last_heard_)) {

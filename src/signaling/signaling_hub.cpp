@@ -32,6 +32,7 @@ void SignalingHub::connect(const std::shared_ptr<Peer>& peer) {
   std::shared_ptr<Peer> previous;
   {
     std::lock_guard lock(mutex_);
+    ++epoch_;
     previous = registry_.replace(peer);
     if (previous) leave_all_locked(peer->user_id(), out);
   }
@@ -44,6 +45,7 @@ void SignalingHub::disconnect(const Peer& peer) {
   {
     std::lock_guard lock(mutex_);
     if (!registry_.remove(peer)) return;  // replaced: its rooms were left then
+    ++epoch_;
     leave_all_locked(peer.user_id(), out);
   }
   out.send();
@@ -62,66 +64,77 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
   std::shared_ptr<Peer> relay_target;
   std::shared_ptr<Peer> host;  // of the room just joined
   std::optional<SignalError> error;
+  bool relay = m.type == MsgType::sdp || m.type == MsgType::ice_candidate;
   {
     std::lock_guard lock(mutex_);
-    // A connection that has just been replaced may still have messages in flight; they
-    // belong to a session that no longer speaks for its user.
-    if (!registry_.is_current(peer)) return;
-    switch (m.type) {
-      case MsgType::create_room: {
-        auto r = rooms_.create(me, m.max_members);
-        if (!r) {
-          error = r.error();
+    // The usual relay goes where the sender's last one went, checked then.
+    if (relay) relay_target = remembered_route_locked(peer, *m.to, m.room_id);
+    if (!relay_target) {
+      // A connection that has just been replaced may still have messages in flight; they
+      // belong to a session that no longer speaks for its user.
+      if (!registry_.is_current(peer)) return;
+      if (!relay) ++epoch_;
+      switch (m.type) {
+        case MsgType::create_room: {
+          auto r = rooms_.create(me, m.max_members);
+          if (!r) {
+            error = r.error();
+            break;
+          }
+          out.add(registry_.find(me), make_room_created(r.value().room_id, me));
           break;
         }
-        out.add(registry_.find(me), make_room_created(r.value().room_id, me));
-        break;
-      }
-      case MsgType::join_room: {
-        auto r = rooms_.join(me, m.room_id);
-        if (!r) {
-          error = r.error();
+        case MsgType::join_room: {
+          auto r = rooms_.join(me, m.room_id);
+          if (!r) {
+            error = r.error();
+            break;
+          }
+          const auto& joined = r.value();
+          out.add(registry_.find(me),
+                  make_room_joined(joined.room_id, joined.host, joined.members));
+          auto event = make_peer_event(MsgType::peer_joined, m.room_id, me);
+          for (UserId member : joined.members) {
+            if (member != me) out.add(registry_.find(member), event);
+          }
+          if (joined.host != me) host = registry_.find(joined.host);
           break;
         }
-        const auto& joined = r.value();
-        out.add(registry_.find(me), make_room_joined(joined.room_id, joined.host, joined.members));
-        auto event = make_peer_event(MsgType::peer_joined, m.room_id, me);
-        for (UserId member : joined.members) {
-          if (member != me) out.add(registry_.find(member), event);
-        }
-        if (joined.host != me) host = registry_.find(joined.host);
-        break;
-      }
-      case MsgType::leave_room: {
-        auto r = rooms_.leave(me, m.room_id);
-        if (!r) {
-          error = r.error();
+        case MsgType::leave_room: {
+          auto r = rooms_.leave(me, m.room_id);
+          if (!r) {
+            error = r.error();
+            break;
+          }
+          auto event = make_peer_left(m.room_id, me, r.value().host);
+          for (UserId member : r.value().remaining) out.add(registry_.find(member), event);
           break;
         }
-        auto event = make_peer_left(m.room_id, me, r.value().host);
-        for (UserId member : r.value().remaining) out.add(registry_.find(member), event);
-        break;
-      }
-      case MsgType::ready: {
-        auto r = rooms_.ready(me, m.room_id);
-        if (!r) {
-          error = r.error();
+        case MsgType::ready: {
+          auto r = rooms_.ready(me, m.room_id);
+          if (!r) {
+            error = r.error();
+            break;
+          }
+          auto event = make_peer_event(MsgType::peer_ready, m.room_id, me);
+          for (UserId member : r.value()) out.add(registry_.find(member), event);
           break;
         }
-        auto event = make_peer_event(MsgType::peer_ready, m.room_id, me);
-        for (UserId member : r.value()) out.add(registry_.find(member), event);
-        break;
+        case MsgType::sdp:
+        case MsgType::ice_candidate: {
+          error = rooms_.check_relay(me, *m.to, m.room_id);
+          if (error) break;
+          relay_target = registry_.find(*m.to);
+          if (!relay_target) {
+            error = SignalError::peer_not_in_room;
+            break;
+          }
+          peer.relay_route_ = Peer::RelayRoute{epoch_, *m.to, m.room_id, relay_target};
+          break;
+        }
+        default:
+          break;  // parse_client_message admits client types only
       }
-      case MsgType::sdp:
-      case MsgType::ice_candidate: {
-        error = rooms_.check_relay(me, *m.to, m.room_id);
-        if (error) break;
-        relay_target = registry_.find(*m.to);
-        if (!relay_target) error = SignalError::peer_not_in_room;
-        break;
-      }
-      default:
-        break;  // parse_client_message admits client types only
     }
   }
   if (error) {
@@ -132,6 +145,14 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
   if (relay_target) relay_target->deliver(make_relay(text, m, me));
   out.send();
   if (host) peer.settle_near(*host);
+}
+
+std::shared_ptr<Peer> SignalingHub::remembered_route_locked(Peer& from, UserId to,
+                                                            const std::string& room_id) {
+  const Peer::RelayRoute& route = from.relay_route_;
+  // Same epoch: the sender is still its user's connection, and the two still share the room.
+  if (route.epoch != epoch_ || route.to != to || route.room_id != room_id) return nullptr;
+  return route.target.lock();  // null once the target's session is gone: looked up again
 }
 
 void SignalingHub::revoke_key(UserId user, const std::string& key_hash) {

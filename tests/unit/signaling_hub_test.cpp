@@ -275,6 +275,105 @@ TEST_F(SignalingHub, RelayToANonMemberIsPeerNotInRoom) {
   EXPECT_TRUE(b->received.empty());
 }
 
+// A relay goes where the sender's last one went while nothing has changed in the hub: each
+// change below must be seen by the relay right after it, with the route warm.
+void expect_relayed(FakePeer& from, FakePeer& to, std::size_t n = 1) {
+  EXPECT_TRUE(from.take().empty());
+  auto got = to.take();
+  ASSERT_EQ(got.size(), n);
+  EXPECT_EQ(got.back()["from"], from.user_id());
+}
+
+TEST_F(SignalingHub, ARelayAfterTheTargetLeftTheRoomIsRefused) {
+  auto a = connect(1);
+  auto b = connect(2);
+  auto c = connect(3);
+  std::string room = room_with(a, {b, c});
+  send(*a, sdp_to(2, room));
+  send(*a, sdp_to(2, room));
+  expect_relayed(*a, *b, 2);
+  send(*b, {{"msg_type", 4}, {"payload", {{"room_id", room}}}});
+  a->take();
+  c->take();
+  send(*a, sdp_to(2, room));
+  expect_error(a->take(), "peer_not_in_room", 2);
+  EXPECT_TRUE(b->take().empty());
+}
+
+TEST_F(SignalingHub, ARelayAfterTheSenderLeftTheRoomIsRefused) {
+  auto a = connect(1);
+  auto b = connect(2);
+  auto c = connect(3);
+  std::string room = room_with(a, {b, c});
+  send(*a, sdp_to(2, room));
+  expect_relayed(*a, *b);
+  send(*a, {{"msg_type", 4}, {"payload", {{"room_id", room}}}});
+  b->take();
+  c->take();
+  send(*a, sdp_to(2, room));
+  expect_error(a->take(), "not_in_room", 2);
+  EXPECT_TRUE(b->take().empty());
+}
+
+TEST_F(SignalingHub, ARelayAfterTheTargetReconnectedGoesToTheNewConnectionOnceItRejoins) {
+  auto a = connect(1);
+  auto b1 = connect(2);
+  std::string room = room_with(a, {b1});
+  send(*a, sdp_to(2, room));
+  expect_relayed(*a, *b1);
+  auto b2 = connect(2);  // replaces b1, which leaves the room
+  a->take();
+  send(*a, sdp_to(2, room));
+  expect_error(a->take(), "peer_not_in_room", 2);
+  send(*b2, {{"msg_type", 1}, {"payload", {{"room_id", room}}}});
+  b2->take();
+  a->take();
+  send(*a, sdp_to(2, room));
+  expect_relayed(*a, *b2);
+  EXPECT_TRUE(b1->take().empty());
+}
+
+TEST_F(SignalingHub, ARelayFromAReplacedConnectionIsDroppedEvenWithItsRouteWarm) {
+  auto a1 = connect(1);
+  auto b = connect(2);
+  std::string room = room_with(a1, {b});
+  send(*a1, sdp_to(2, room));
+  expect_relayed(*a1, *b);
+  auto a2 = connect(1);
+  b->take();
+  send(*a1, sdp_to(2, room));  // still in flight from the replaced session
+  EXPECT_TRUE(a1->take().empty());
+  EXPECT_TRUE(b->take().empty());
+}
+
+TEST_F(SignalingHub, ARelayToATargetWhoseSessionIsGoneIsRefusedEvenWithItsRouteWarm) {
+  auto a = connect(1);
+  auto b = connect(2);
+  std::string room = room_with(a, {b});
+  send(*a, sdp_to(2, room));
+  expect_relayed(*a, *b);
+  b.reset();  // gone without a disconnect yet
+  send(*a, sdp_to(2, room));
+  expect_error(a->take(), "peer_not_in_room", 2);
+}
+
+TEST_F(SignalingHub, ARelayNamingAnotherRoomOrTargetIsCheckedAgain) {
+  auto a = connect(1);
+  auto b = connect(2);
+  auto d = connect(4);
+  auto e = connect(5);
+  std::string room1 = room_with(a, {b});
+  std::string room2 = room_with(d, {e});
+  send(*a, sdp_to(2, room1));
+  expect_relayed(*a, *b);
+  send(*a, sdp_to(2, room2));  // same target, a room the sender is not in
+  expect_error(a->take(), "not_in_room", 2);
+  send(*a, sdp_to(5, room1));  // same room, a target outside it
+  expect_error(a->take(), "peer_not_in_room", 2);
+  EXPECT_TRUE(b->take().empty());
+  EXPECT_TRUE(e->take().empty());
+}
+
 TEST_F(SignalingHub, EveryErrorReachesOnlyTheSender) {
   auto a = connect(1);
   auto b = connect(2);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -181,9 +182,9 @@ class WsSession : public Peer,
   std::vector<Outgoing> queue_;
   std::size_t queued_messages_ = 0;         // text messages in queue_ (what the limit counts)
   std::optional<std::size_t> queued_pong_;  // where in queue_ the one waiting pong is
-  bool writing_ = false;       // a write is in flight, or held while the connection moves
-  bool closing_ = false;       // no more deliveries accepted
-  bool close_queued_ = false;  // the close frame is queued: nothing may follow it
+  bool writing_ = false;              // a write is in flight, or held while the connection moves
+  std::atomic<bool> closing_{false};  // no more deliveries accepted (set under mutex_)
+  bool close_queued_ = false;         // the close frame is queued: nothing may follow it
 };
 
 }  // namespace switchboard

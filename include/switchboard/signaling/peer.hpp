@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 
 #include "switchboard/auth/identity.hpp"
@@ -42,7 +44,19 @@ class Peer {
   virtual void settle_near(const Peer& host) { (void)host; }
 
  private:
+  friend class SignalingHub;
+  /// Where this peer's last relay went, as the hub resolved it. The hub reuses it while
+  /// nothing about connections or rooms has changed since (its epoch is the hub's), which
+  /// spares a relay its three map lookups. The hub's own, under its lock.
+  struct RelayRoute {
+    std::uint64_t epoch = 0;  // never the hub's: the hub's starts at 1
+    UserId to = 0;
+    std::string room_id;
+    std::weak_ptr<Peer> target;
+  };
+
   Identity who_;
+  RelayRoute relay_route_;
 };
 
 }  // namespace switchboard

@@ -39,9 +39,15 @@ class SignalingHub {
  private:
   struct Outbox;
   void leave_all_locked(UserId user, Outbox& out);
+  /// The relay's target from `from`'s remembered route, when it is still good: nothing
+  /// changed since, same target and room, and the target's session still exists.
+  std::shared_ptr<Peer> remembered_route_locked(Peer& from, UserId to, const std::string& room_id);
 
   std::size_t max_room_size_;
   std::mutex mutex_;
+  // Moves on with every change to the registry or the rooms (and with every message that
+  // may change them): a remembered route from an earlier epoch is looked up again.
+  std::uint64_t epoch_ = 1;
   ConnectionRegistry registry_;
   RoomManager rooms_;
 };
