@@ -20,8 +20,8 @@ struct Options {
   unsigned pairs = 50;
   double rate = 20000;  // relay open loop: messages/s offered, in total
   // Relay open loop: how often the schedule is checked. A message waits up to a tick before
-  // it leaves, and that wait counts as latency (stamps are due times): 1 ms added about a
-  // millisecond to every figure (p50 1.1 ms against a daemon whose own share is ~0.1 ms).
+  // it leaves, and that wait counts as latency (stamps are due times): with 1 ms ticks the
+  // p50 at 20,000/s was 1.1 ms, with 100 µs 0.14 ms, against the same daemon.
   unsigned tick_us = 100;
   unsigned window = 2;  // relay closed loop: messages in flight per direction of a pair
   unsigned connections = 1000;

@@ -80,7 +80,9 @@ bool parse(int argc, char** argv, Options& opt, bool& smoke) {
     } else if (key == "rate") {
       opt.rate = std::stod(value);
     } else if (key == "tick-us") {
-      opt.tick_us = std::max(1u, static_cast<unsigned>(std::stoul(value)));
+      auto tick = std::stol(value);
+      if (tick < 1 || tick > 1'000'000) return false;
+      opt.tick_us = static_cast<unsigned>(tick);
     } else if (key == "connections") {
       opt.connections = static_cast<unsigned>(std::stoul(value));
     } else if (key == "concurrency") {

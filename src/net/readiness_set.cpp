@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -20,8 +21,24 @@ namespace {
 /// Events fetched per epoll_wait; a fuller set takes several.
 constexpr int kBatch = 128;
 
+/// Passes over the round-end work (which may queue more) before the rest waits behind the
+/// thread's other handlers.
+constexpr int kRoundEndPasses = 4;
+
 /// The set whose round this thread is in, if any.
 thread_local ReadinessSet* round_of_thread = nullptr;
+
+/// This thread is in `set`'s round while it lives, however the round ends.
+class RoundScope {
+ public:
+  explicit RoundScope(ReadinessSet* set) : outer_(std::exchange(round_of_thread, set)) {}
+  ~RoundScope() { round_of_thread = outer_; }
+  RoundScope(const RoundScope&) = delete;
+  RoundScope& operator=(const RoundScope&) = delete;
+
+ private:
+  ReadinessSet* outer_;
+};
 
 int make_epoll() {
   int fd = ::epoll_create1(EPOLL_CLOEXEC);
@@ -122,7 +139,7 @@ void ReadinessSet::wait() {
 
 void ReadinessSet::on_ready() {
   std::array<epoll_event, kBatch> events;
-  ReadinessSet* outer = std::exchange(round_of_thread, this);
+  std::optional<RoundScope> round(std::in_place, this);
   for (;;) {
     int n = ::epoll_wait(epoll_fd_, events.data(), kBatch, 0);
     if (n < 0 && errno == EINTR) continue;
@@ -146,13 +163,16 @@ void ReadinessSet::on_ready() {
     if (n < kBatch) break;
   }
   run_round_end();
-  round_of_thread = outer;
+  round.reset();
   // A watcher called above may have watched something (and so waited) already.
   if (watched() > 0 && !waiting_) wait();
 }
 
 void ReadinessSet::run_round_end() {
-  while (!after_round_.empty()) {
+  // Round-end work may queue more: a batch that is out completes there, and deliveries from
+  // other threads can keep a connection writing pass after pass. A few passes, then what is
+  // left waits behind the thread's other handlers (reads, timers), as posted work would.
+  for (int pass = 0; pass < kRoundEndPasses && !after_round_.empty(); ++pass) {
     running_.swap(after_round_);
     for (auto& watcher : running_) {
       try {
@@ -162,6 +182,14 @@ void ReadinessSet::run_round_end() {
       }
     }
     running_.clear();
+  }
+  if (!after_round_.empty() && !round_end_posted_) {
+    round_end_posted_ = true;
+    net::post(descriptor_.get_executor(), [this] {
+      round_end_posted_ = false;
+      RoundScope round(this);
+      run_round_end();
+    });
   }
 }
 

@@ -345,10 +345,10 @@ void WsSession::do_write() {
       iov_.push_back({const_cast<char*>(out.payload->data()), out.payload->size()});
     }
   }
-  // The batch is out. What the thread's other work of the moment delivers to the connection
-  // joins the next batch: writing_ stays set until then, as it did while Asio completed our
-  // writes. Carrying on at once made more, smaller writes at 500 pairs (the thread went back
-  // to epoll sooner, with less gathered).
+  // The batch is out; it completes at the round's end (or in a posted handler), as Asio
+  // completed our writes, and writing_ stays set until then: what the round's later reads
+  // deliver to the connection joins the next batch. Completing at once, mid-round, made more,
+  // smaller writes at 500 pairs.
   if (send_batch()) write_soon(executor_, WriteStep::complete_batch);
 }
 

@@ -11,9 +11,6 @@ namespace {
 constexpr std::size_t kPooled = 1024;
 constexpr std::size_t kPooledBytes = 4 * 1024 * 1024;
 constexpr std::size_t kLargest = 16 * 1024;
-// A new string starts with room for a typical SDP, so a pooled string reused for the next
-// relay rarely has to grow (growing is a malloc and a free on the slow path again).
-constexpr std::size_t kFirstCapacity = 4000;
 
 struct Pool {
   std::vector<std::string*> free;
@@ -63,9 +60,7 @@ std::unique_ptr<std::string> take() {
       return kept;
     }
   }
-  auto fresh = std::make_unique<std::string>();
-  fresh->reserve(kFirstCapacity);
-  return fresh;
+  return std::make_unique<std::string>();
 }
 
 std::shared_ptr<const std::string> share(std::unique_ptr<std::string> text) {

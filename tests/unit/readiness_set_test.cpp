@@ -4,12 +4,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -78,12 +80,17 @@ TEST(ReadinessSet, WorkQueuedForTheRoundEndRunsOnceEveryEventOfTheRoundIsHandled
     };
   }
   int a_rounds = 0;
+  bool refused_after_round = false;
   wa->when_round_ends = [&](RecordingWatcher& self) {
     // Work queued by round-end work runs in the same round, before the set waits again.
     if (++a_rounds == 1) {
       accepted.push_back(ReadinessSet::after_round(io.get_executor(), self.shared_from_this()));
     } else {
       set.unwatch(a.fd[0], *ta);
+      // A handler that runs once the round is over is in no round.
+      net::post(io, [&, keep = self.shared_from_this()] {
+        refused_after_round = !ReadinessSet::after_round(io.get_executor(), keep);
+      });
     }
   };
   wb->when_round_ends = [&](RecordingWatcher&) { set.unwatch(b.fd[0], *tb); };
@@ -103,6 +110,7 @@ TEST(ReadinessSet, WorkQueuedForTheRoundEndRunsOnceEveryEventOfTheRoundIsHandled
   io.run_for(std::chrono::seconds(5));
   EXPECT_TRUE(io.stopped()) << "the set still waits: something is still watched";
   EXPECT_TRUE(refused_in_handler);
+  EXPECT_TRUE(refused_after_round);
   EXPECT_EQ(set.watched(), 0u);
   ASSERT_EQ(log.size(), 5u);
   // Both events first (in either order), then the round-end work, in the order queued.
@@ -113,6 +121,71 @@ TEST(ReadinessSet, WorkQueuedForTheRoundEndRunsOnceEveryEventOfTheRoundIsHandled
   EXPECT_EQ(log[3], "end " + log[1].substr(6));
   EXPECT_EQ(log[4], "end a");
   EXPECT_EQ(accepted, (std::vector<bool>{true, false, true, false, true}));
+}
+
+TEST(ReadinessSet, RoundEndWorkThatKeepsQueueingMoreLetsTheThreadsOtherHandlersRun) {
+  net::io_context io;
+  auto& set = ReadinessSet::of(io.get_executor());
+  SocketPair a;
+  std::vector<std::string> log;
+  auto w = std::make_shared<RecordingWatcher>("a", log);
+  std::optional<ReadinessSet::Token> token;
+  int passes = 0;
+  bool other_handler_ran = false;
+  w->when_ready = [&](RecordingWatcher& self) {
+    drain(a.fd[0]);
+    ReadinessSet::after_round(io.get_executor(), self.shared_from_this());
+  };
+  // Like a connection that other threads keep delivering to: each pass queues another.
+  w->when_round_ends = [&](RecordingWatcher& self) {
+    if (++passes == 1) net::post(io, [&] { other_handler_ran = true; });
+    if (other_handler_ran || passes == 1000) {
+      set.unwatch(a.fd[0], *token);
+      return;
+    }
+    EXPECT_TRUE(ReadinessSet::after_round(io.get_executor(), self.shared_from_this()));
+  };
+  ASSERT_EQ(::write(a.fd[1], "x", 1), 1);
+  token = set.watch(a.fd[0], w);
+  ASSERT_TRUE(token);
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(io.stopped());
+  EXPECT_TRUE(other_handler_ran);
+  EXPECT_LT(passes, 10) << "the round-end work kept the thread to itself";
+  EXPECT_GT(passes, 1);
+}
+
+TEST(ReadinessSet, RoundEndWorkThatThrowsLeavesTheRestOfTheRoundToRun) {
+  net::io_context io;
+  auto& set = ReadinessSet::of(io.get_executor());
+  SocketPair a, b;
+  std::vector<std::string> log;
+  auto wa = std::make_shared<RecordingWatcher>("a", log);
+  auto wb = std::make_shared<RecordingWatcher>("b", log);
+  std::optional<ReadinessSet::Token> ta, tb;
+  bool refused_after = false;
+  for (auto* w : {wa.get(), wb.get()}) {
+    w->when_ready = [&](RecordingWatcher& self) {
+      drain(&self == wa.get() ? a.fd[0] : b.fd[0]);
+      ReadinessSet::after_round(io.get_executor(), self.shared_from_this());
+    };
+    w->when_round_ends = [&](RecordingWatcher& self) {
+      set.unwatch(&self == wa.get() ? a.fd[0] : b.fd[0], &self == wa.get() ? *ta : *tb);
+      // Runs once the round is over, however it ended.
+      net::post(io, [&] { refused_after = !ReadinessSet::after_round(io.get_executor(), wa); });
+      throw std::runtime_error("round-end work failed");
+    };
+  }
+  ASSERT_EQ(::write(a.fd[1], "x", 1), 1);
+  ASSERT_EQ(::write(b.fd[1], "y", 1), 1);
+  ta = set.watch(a.fd[0], wa);
+  tb = set.watch(b.fd[0], wb);
+  ASSERT_TRUE(ta && tb);
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(io.stopped());
+  EXPECT_EQ(std::count(log.begin(), log.end(), "end a"), 1);
+  EXPECT_EQ(std::count(log.begin(), log.end(), "end b"), 1);
+  EXPECT_TRUE(refused_after) << "the thread still counts as in the round";
 }
 
 }  // namespace

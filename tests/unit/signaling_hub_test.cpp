@@ -346,6 +346,32 @@ TEST_F(SignalingHub, ARelayFromAReplacedConnectionIsDroppedEvenWithItsRouteWarm)
   EXPECT_TRUE(b->take().empty());
 }
 
+TEST_F(SignalingHub, ARelayAfterTheTargetDisconnectedIsRefusedEvenWithItsRouteWarm) {
+  auto a = connect(1);
+  auto b = connect(2);
+  std::string room = room_with(a, {b});
+  send(*a, sdp_to(2, room));
+  expect_relayed(*a, *b);
+  hub.disconnect(*b);  // the session object lives on (a close in progress)
+  a->take();
+  send(*a, sdp_to(2, room));
+  expect_error(a->take(), "peer_not_in_room", 2);
+  EXPECT_TRUE(b->take().empty());
+}
+
+TEST_F(SignalingHub, ARelayFromADisconnectedSenderIsDroppedEvenWithItsRouteWarm) {
+  auto a = connect(1);
+  auto b = connect(2);
+  std::string room = room_with(a, {b});
+  send(*a, sdp_to(2, room));
+  expect_relayed(*a, *b);
+  hub.disconnect(*a);  // still reading what was already in flight
+  b->take();
+  send(*a, sdp_to(2, room));
+  EXPECT_TRUE(a->take().empty());
+  EXPECT_TRUE(b->take().empty());
+}
+
 TEST_F(SignalingHub, ARelayToATargetWhoseSessionIsGoneIsRefusedEvenWithItsRouteWarm) {
   auto a = connect(1);
   auto b = connect(2);

@@ -76,7 +76,7 @@ class ReadinessSet : public boost::asio::io_context::service {
   void shutdown() override;
   void wait();
   void on_ready();
-  /// Runs what after_round() queued, including what that queues meanwhile.
+  /// Runs what after_round() queued, and what that queues meanwhile, up to a few passes.
   void run_round_end();
 
   int epoll_fd_;
@@ -86,6 +86,7 @@ class ReadinessSet : public boost::asio::io_context::service {
   bool waiting_ = false;  // a wait on descriptor_ is pending (only while something is watched)
   std::vector<std::shared_ptr<Watcher>> after_round_;  // queued for this round's end
   std::vector<std::shared_ptr<Watcher>> running_;      // being run (capacity kept)
+  bool round_end_posted_ = false;  // what the passes left runs in a handler posted for it
 };
 
 }  // namespace switchboard

@@ -33,7 +33,8 @@ namespace switchboard {
 /// writes what the hub delivers through a bounded queue: one gathered write at a time,
 /// carrying every frame queued meanwhile. Its socket is a plain descriptor, out of Asio's
 /// reactor, whose readiness the thread's ReadinessSet reports; its timers are Asio's. The
-/// session lives while that set watches it or a handler of it is pending; its handlers all
+/// session lives while that set watches it, holds it for its round's end, or a handler of it
+/// is pending; its handlers all
 /// run on one I/O thread: the one that accepted it until it joins a room, then its room
 /// host's (see settle_near).
 class WsSession : public Peer,

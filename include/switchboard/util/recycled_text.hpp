@@ -9,8 +9,9 @@ namespace switchboard {
 /// too large for malloc's per-thread cache, so each one took malloc's slow path twice (about
 /// 4% of the daemon's time at saturation). Each thread keeps up to 1,024 released strings
 /// with their capacity, 4 MiB in all: as many as 500 busy pairs keep in flight. A string
-/// over 16 KiB, or one released while the thread's pool is full, is freed as usual. A new
-/// string starts with room for a typical SDP, so reusing it seldom means growing it.
+/// over 16 KiB, or one released while the thread's pool is full, is freed as usual. A pooled
+/// string only grows, so after a while most have room for an SDP: a queued ICE candidate
+/// may hold a few KB (a slow reader's queue stays within ws_send_queue × ws_max_message).
 namespace recycled_text {
 
 /// An empty string, with the capacity of one released earlier on this thread when there is one.
