@@ -60,21 +60,51 @@ void drain(int fd) {
   }
 }
 
-TEST(ReadinessSet, WorkQueuedForTheRoundEndRunsOnceEveryEventOfTheRoundIsHandled) {
+/// A set on an io_context of its own, and two socket pairs, a and b, whose watchers record
+/// into one log.
+struct RoundEnd : ::testing::Test {
   net::io_context io;
-  net::io_context other;
-  auto& set = ReadinessSet::of(io.get_executor());
+  ReadinessSet& set = ReadinessSet::of(io.get_executor());
   SocketPair a, b;
   std::vector<std::string> log;
-  auto wa = std::make_shared<RecordingWatcher>("a", log);
-  auto wb = std::make_shared<RecordingWatcher>("b", log);
+  std::shared_ptr<RecordingWatcher> wa = std::make_shared<RecordingWatcher>("a", log);
+  std::shared_ptr<RecordingWatcher> wb = std::make_shared<RecordingWatcher>("b", log);
   std::optional<ReadinessSet::Token> ta, tb;
-  std::vector<bool> accepted;  // after_round's answers, in the order asked
 
+  bool is_a(const RecordingWatcher& w) const { return &w == wa.get(); }
+  int fd_of(const RecordingWatcher& w) const { return is_a(w) ? a.fd[0] : b.fd[0]; }
+  void unwatch(const RecordingWatcher& w) { set.unwatch(fd_of(w), is_a(w) ? *ta : *tb); }
+  /// Queues `w` for the end of the round, if this is one of io's rounds.
+  bool queue(RecordingWatcher& w) {
+    return ReadinessSet::after_round(io.get_executor(), w.shared_from_this());
+  }
+
+  /// Makes a's socket readable (and b's, with `both`: one round then reports both), watches
+  /// it, and runs the context until nothing is watched, 5 s at most.
+  void run(bool both) {
+    ASSERT_EQ(::write(a.fd[1], "x", 1), 1);
+    if (both) {
+      ASSERT_EQ(::write(b.fd[1], "y", 1), 1);
+    }
+    ta = set.watch(a.fd[0], wa);
+    ASSERT_TRUE(ta);
+    if (both) {
+      tb = set.watch(b.fd[0], wb);
+      ASSERT_TRUE(tb);
+    }
+    io.run_for(std::chrono::seconds(5));
+    EXPECT_TRUE(io.stopped()) << "the set still waits: something is still watched";
+    EXPECT_EQ(set.watched(), 0u);
+  }
+};
+
+TEST_F(RoundEnd, WorkQueuedForItRunsOnceEveryEventOfTheRoundIsHandled) {
+  net::io_context other;
+  std::vector<bool> accepted;  // after_round's answers, in the order asked
   for (auto* w : {wa.get(), wb.get()}) {
     w->when_ready = [&](RecordingWatcher& self) {
-      drain(&self == wa.get() ? a.fd[0] : b.fd[0]);
-      accepted.push_back(ReadinessSet::after_round(io.get_executor(), self.shared_from_this()));
+      drain(fd_of(self));
+      accepted.push_back(queue(self));
       // Another context's work is not this round's: its caller must post there.
       accepted.push_back(ReadinessSet::after_round(other.get_executor(), self.shared_from_this()));
     };
@@ -84,34 +114,23 @@ TEST(ReadinessSet, WorkQueuedForTheRoundEndRunsOnceEveryEventOfTheRoundIsHandled
   wa->when_round_ends = [&](RecordingWatcher& self) {
     // Work queued by round-end work runs in the same round, before the set waits again.
     if (++a_rounds == 1) {
-      accepted.push_back(ReadinessSet::after_round(io.get_executor(), self.shared_from_this()));
+      accepted.push_back(queue(self));
     } else {
-      set.unwatch(a.fd[0], *ta);
+      unwatch(self);
       // A handler that runs once the round is over is in no round.
-      net::post(io, [&, keep = self.shared_from_this()] {
-        refused_after_round = !ReadinessSet::after_round(io.get_executor(), keep);
-      });
+      net::post(io, [&, keep = self.shared_from_this()] { refused_after_round = !queue(*keep); });
     }
   };
-  wb->when_round_ends = [&](RecordingWatcher&) { set.unwatch(b.fd[0], *tb); };
+  wb->when_round_ends = [&](RecordingWatcher& self) { unwatch(self); };
 
   // Outside any round (the test's thread, then a handler of the context): refused.
-  EXPECT_FALSE(ReadinessSet::after_round(io.get_executor(), wa));
+  EXPECT_FALSE(queue(*wa));
   bool refused_in_handler = false;
-  net::post(io, [&] { refused_in_handler = !ReadinessSet::after_round(io.get_executor(), wa); });
+  net::post(io, [&] { refused_in_handler = !queue(*wa); });
 
-  // Both readable before the set first looks: one round reports both.
-  ASSERT_EQ(::write(a.fd[1], "x", 1), 1);
-  ASSERT_EQ(::write(b.fd[1], "y", 1), 1);
-  ta = set.watch(a.fd[0], wa);
-  tb = set.watch(b.fd[0], wb);
-  ASSERT_TRUE(ta && tb);
-
-  io.run_for(std::chrono::seconds(5));
-  EXPECT_TRUE(io.stopped()) << "the set still waits: something is still watched";
+  run(true);
   EXPECT_TRUE(refused_in_handler);
   EXPECT_TRUE(refused_after_round);
-  EXPECT_EQ(set.watched(), 0u);
   ASSERT_EQ(log.size(), 5u);
   // Both events first (in either order), then the round-end work, in the order queued.
   EXPECT_EQ(log[0].substr(0, 5), "ready");
@@ -123,66 +142,40 @@ TEST(ReadinessSet, WorkQueuedForTheRoundEndRunsOnceEveryEventOfTheRoundIsHandled
   EXPECT_EQ(accepted, (std::vector<bool>{true, false, true, false, true}));
 }
 
-TEST(ReadinessSet, RoundEndWorkThatKeepsQueueingMoreLetsTheThreadsOtherHandlersRun) {
-  net::io_context io;
-  auto& set = ReadinessSet::of(io.get_executor());
-  SocketPair a;
-  std::vector<std::string> log;
-  auto w = std::make_shared<RecordingWatcher>("a", log);
-  std::optional<ReadinessSet::Token> token;
+TEST_F(RoundEnd, WorkThatKeepsQueueingMoreLetsTheThreadsOtherHandlersRun) {
   int passes = 0;
   bool other_handler_ran = false;
-  w->when_ready = [&](RecordingWatcher& self) {
+  wa->when_ready = [&](RecordingWatcher& self) {
     drain(a.fd[0]);
-    ReadinessSet::after_round(io.get_executor(), self.shared_from_this());
+    queue(self);
   };
   // Like a connection that other threads keep delivering to: each pass queues another.
-  w->when_round_ends = [&](RecordingWatcher& self) {
+  wa->when_round_ends = [&](RecordingWatcher& self) {
     if (++passes == 1) net::post(io, [&] { other_handler_ran = true; });
-    if (other_handler_ran || passes == 1000) {
-      set.unwatch(a.fd[0], *token);
-      return;
-    }
-    EXPECT_TRUE(ReadinessSet::after_round(io.get_executor(), self.shared_from_this()));
+    if (other_handler_ran || passes == 1000) return unwatch(self);
+    EXPECT_TRUE(queue(self));
   };
-  ASSERT_EQ(::write(a.fd[1], "x", 1), 1);
-  token = set.watch(a.fd[0], w);
-  ASSERT_TRUE(token);
-  io.run_for(std::chrono::seconds(5));
-  EXPECT_TRUE(io.stopped());
+  run(false);
   EXPECT_TRUE(other_handler_ran);
   EXPECT_LT(passes, 10) << "the round-end work kept the thread to itself";
   EXPECT_GT(passes, 1);
 }
 
-TEST(ReadinessSet, RoundEndWorkThatThrowsLeavesTheRestOfTheRoundToRun) {
-  net::io_context io;
-  auto& set = ReadinessSet::of(io.get_executor());
-  SocketPair a, b;
-  std::vector<std::string> log;
-  auto wa = std::make_shared<RecordingWatcher>("a", log);
-  auto wb = std::make_shared<RecordingWatcher>("b", log);
-  std::optional<ReadinessSet::Token> ta, tb;
+TEST_F(RoundEnd, WorkThatThrowsLeavesTheRestOfTheRoundToRun) {
   bool refused_after = false;
   for (auto* w : {wa.get(), wb.get()}) {
     w->when_ready = [&](RecordingWatcher& self) {
-      drain(&self == wa.get() ? a.fd[0] : b.fd[0]);
-      ReadinessSet::after_round(io.get_executor(), self.shared_from_this());
+      drain(fd_of(self));
+      queue(self);
     };
     w->when_round_ends = [&](RecordingWatcher& self) {
-      set.unwatch(&self == wa.get() ? a.fd[0] : b.fd[0], &self == wa.get() ? *ta : *tb);
+      unwatch(self);
       // Runs once the round is over, however it ended.
-      net::post(io, [&] { refused_after = !ReadinessSet::after_round(io.get_executor(), wa); });
+      net::post(io, [&] { refused_after = !queue(*wa); });
       throw std::runtime_error("round-end work failed");
     };
   }
-  ASSERT_EQ(::write(a.fd[1], "x", 1), 1);
-  ASSERT_EQ(::write(b.fd[1], "y", 1), 1);
-  ta = set.watch(a.fd[0], wa);
-  tb = set.watch(b.fd[0], wb);
-  ASSERT_TRUE(ta && tb);
-  io.run_for(std::chrono::seconds(5));
-  EXPECT_TRUE(io.stopped());
+  run(true);
   EXPECT_EQ(std::count(log.begin(), log.end(), "end a"), 1);
   EXPECT_EQ(std::count(log.begin(), log.end(), "end b"), 1);
   EXPECT_TRUE(refused_after) << "the thread still counts as in the round";

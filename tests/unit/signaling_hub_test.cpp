@@ -33,6 +33,18 @@ class FakePeer : public Peer {
   std::vector<std::string> close_reasons;
 };
 
+json sdp_to(UserId to, const std::string& room, const char* type = "offer") {
+  return {{"msg_type", 2},
+          {"to", to},
+          {"payload", {{"room_id", room}, {"sdp", {{"type", type}, {"sdp", "v=0\r\n"}}}}}};
+}
+
+/// Users 1 and 2 in a room, 1's route to 2 warm: it has relayed to 2 once.
+struct WarmPair {
+  std::shared_ptr<FakePeer> a, b;
+  std::string room;
+};
+
 /// A hub whose rooms are called "room-1", "room-2", ... The fixture is named like the class so
 /// that the suite reads SignalingHub.*; the class itself is switchboard::SignalingHub.
 struct SignalingHub : ::testing::Test {
@@ -59,6 +71,15 @@ struct SignalingHub : ::testing::Test {
     return id;
   }
 
+  WarmPair warm_pair() {
+    WarmPair p{connect(1), connect(2), {}};
+    p.room = room_with(p.a, {p.b});
+    send(*p.a, sdp_to(2, p.room));
+    auto got = p.b->take();
+    EXPECT_EQ(got.size(), 1u);
+    return p;
+  }
+
   switchboard::SignalingHub hub;
 };
 
@@ -68,12 +89,6 @@ void expect_error(const std::vector<json>& inbox, const char* code, int msg_type
   EXPECT_EQ(inbox[0]["from"], 0);
   EXPECT_EQ(inbox[0]["payload"]["code"], code) << inbox[0].dump();
   EXPECT_EQ(inbox[0]["payload"]["msg_type"], msg_type) << inbox[0].dump();
-}
-
-json sdp_to(UserId to, const std::string& room, const char* type = "offer") {
-  return {{"msg_type", 2},
-          {"to", to},
-          {"payload", {{"room_id", room}, {"sdp", {{"type", type}, {"sdp", "v=0\r\n"}}}}}};
 }
 
 json with_from(json message, UserId from) {
@@ -284,43 +299,25 @@ void expect_relayed(FakePeer& from, FakePeer& to, std::size_t n = 1) {
   EXPECT_EQ(got.back()["from"], from.user_id());
 }
 
-TEST_F(SignalingHub, ARelayAfterTheTargetLeftTheRoomIsRefused) {
-  auto a = connect(1);
-  auto b = connect(2);
-  auto c = connect(3);
-  std::string room = room_with(a, {b, c});
-  send(*a, sdp_to(2, room));
-  send(*a, sdp_to(2, room));
-  expect_relayed(*a, *b, 2);
-  send(*b, {{"msg_type", 4}, {"payload", {{"room_id", room}}}});
-  a->take();
-  c->take();
-  send(*a, sdp_to(2, room));
-  expect_error(a->take(), "peer_not_in_room", 2);
-  EXPECT_TRUE(b->take().empty());
-}
-
-TEST_F(SignalingHub, ARelayAfterTheSenderLeftTheRoomIsRefused) {
-  auto a = connect(1);
-  auto b = connect(2);
-  auto c = connect(3);
-  std::string room = room_with(a, {b, c});
-  send(*a, sdp_to(2, room));
-  expect_relayed(*a, *b);
-  send(*a, {{"msg_type", 4}, {"payload", {{"room_id", room}}}});
-  b->take();
-  c->take();
-  send(*a, sdp_to(2, room));
-  expect_error(a->take(), "not_in_room", 2);
-  EXPECT_TRUE(b->take().empty());
+TEST_F(SignalingHub, ARelayAfterTheTargetOrTheSenderLeftTheRoomIsRefused) {
+  for (bool target_leaves : {true, false}) {
+    SCOPED_TRACE(target_leaves ? "the target leaves" : "the sender leaves");
+    auto [a, b, room] = warm_pair();
+    send(*a, sdp_to(2, room));  // the remembered route, taken
+    expect_relayed(*a, *b);
+    send(target_leaves ? *b : *a, {{"msg_type", 4}, {"payload", {{"room_id", room}}}});
+    a->take();
+    b->take();
+    send(*a, sdp_to(2, room));
+    expect_error(a->take(), target_leaves ? "peer_not_in_room" : "not_in_room", 2);
+    EXPECT_TRUE(b->take().empty());
+    hub.disconnect(*a);
+    hub.disconnect(*b);
+  }
 }
 
 TEST_F(SignalingHub, ARelayAfterTheTargetReconnectedGoesToTheNewConnectionOnceItRejoins) {
-  auto a = connect(1);
-  auto b1 = connect(2);
-  std::string room = room_with(a, {b1});
-  send(*a, sdp_to(2, room));
-  expect_relayed(*a, *b1);
+  auto [a, b1, room] = warm_pair();
   auto b2 = connect(2);  // replaces b1, which leaves the room
   a->take();
   send(*a, sdp_to(2, room));
@@ -334,11 +331,7 @@ TEST_F(SignalingHub, ARelayAfterTheTargetReconnectedGoesToTheNewConnectionOnceIt
 }
 
 TEST_F(SignalingHub, ARelayFromAReplacedConnectionIsDroppedEvenWithItsRouteWarm) {
-  auto a1 = connect(1);
-  auto b = connect(2);
-  std::string room = room_with(a1, {b});
-  send(*a1, sdp_to(2, room));
-  expect_relayed(*a1, *b);
+  auto [a1, b, room] = warm_pair();
   auto a2 = connect(1);
   b->take();
   send(*a1, sdp_to(2, room));  // still in flight from the replaced session
@@ -347,11 +340,7 @@ TEST_F(SignalingHub, ARelayFromAReplacedConnectionIsDroppedEvenWithItsRouteWarm)
 }
 
 TEST_F(SignalingHub, ARelayAfterTheTargetDisconnectedIsRefusedEvenWithItsRouteWarm) {
-  auto a = connect(1);
-  auto b = connect(2);
-  std::string room = room_with(a, {b});
-  send(*a, sdp_to(2, room));
-  expect_relayed(*a, *b);
+  auto [a, b, room] = warm_pair();
   hub.disconnect(*b);  // the session object lives on (a close in progress)
   a->take();
   send(*a, sdp_to(2, room));
@@ -360,11 +349,7 @@ TEST_F(SignalingHub, ARelayAfterTheTargetDisconnectedIsRefusedEvenWithItsRouteWa
 }
 
 TEST_F(SignalingHub, ARelayFromADisconnectedSenderIsDroppedEvenWithItsRouteWarm) {
-  auto a = connect(1);
-  auto b = connect(2);
-  std::string room = room_with(a, {b});
-  send(*a, sdp_to(2, room));
-  expect_relayed(*a, *b);
+  auto [a, b, room] = warm_pair();
   hub.disconnect(*a);  // still reading what was already in flight
   b->take();
   send(*a, sdp_to(2, room));
@@ -373,25 +358,17 @@ TEST_F(SignalingHub, ARelayFromADisconnectedSenderIsDroppedEvenWithItsRouteWarm)
 }
 
 TEST_F(SignalingHub, ARelayToATargetWhoseSessionIsGoneIsRefusedEvenWithItsRouteWarm) {
-  auto a = connect(1);
-  auto b = connect(2);
-  std::string room = room_with(a, {b});
-  send(*a, sdp_to(2, room));
-  expect_relayed(*a, *b);
+  auto [a, b, room] = warm_pair();
   b.reset();  // gone without a disconnect yet
   send(*a, sdp_to(2, room));
   expect_error(a->take(), "peer_not_in_room", 2);
 }
 
 TEST_F(SignalingHub, ARelayNamingAnotherRoomOrTargetIsCheckedAgain) {
-  auto a = connect(1);
-  auto b = connect(2);
+  auto [a, b, room1] = warm_pair();
   auto d = connect(4);
   auto e = connect(5);
-  std::string room1 = room_with(a, {b});
   std::string room2 = room_with(d, {e});
-  send(*a, sdp_to(2, room1));
-  expect_relayed(*a, *b);
   send(*a, sdp_to(2, room2));  // same target, a room the sender is not in
   expect_error(a->take(), "not_in_room", 2);
   send(*a, sdp_to(5, room1));  // same room, a target outside it
