@@ -11,9 +11,10 @@ namespace {
 constexpr std::string_view kTimestampKey = "\"bts\":";
 
 /// Reads the timestamp that every relay message carries, without parsing the JSON: both
-/// servers serialise integers without spaces, and the key occurs nowhere else.
+/// servers serialise integers without spaces, and the key occurs nowhere else. Searched from
+/// the end, where it is: from the start, a 3 KB offer was read through for it.
 bool find_timestamp(std::string_view text, std::int64_t& out) {
-  auto at = text.find(kTimestampKey);
+  auto at = text.rfind(kTimestampKey);
   if (at == std::string_view::npos) return false;
   const char* first = text.data() + at + kTimestampKey.size();
   const char* last = text.data() + text.size();

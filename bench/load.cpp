@@ -100,7 +100,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
                                   beast::error_code ec) mutable { self->on_connect(ec, req); });
   }
 
-  void send(std::string message) { queue_frame(0x1, std::move(message)); }
+  void send(std::string message) { queue_frame(0x1, nullptr, std::move(message)); }
+  /// A text message of `prefix` (shared, not copied: a relay's few KB) then `rest`.
+  void send(std::shared_ptr<const std::string> prefix, std::string rest) {
+    queue_frame(0x1, std::move(prefix), std::move(rest));
+  }
 
   void abort() {
     dead_ = true;
@@ -183,6 +187,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
     switch (b[0] & 0x0F) {
       case 0x0:  // continuation
       case 0x1:  // text
+        if (fin && message_.empty()) {
+          listener_.on_message(*this, payload);  // a whole message: read in place
+          break;
+        }
         message_.append(payload);
         if (fin) {
           listener_.on_message(*this, message_);
@@ -193,7 +201,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
         fail("read", beast::websocket::error::closed);
         break;
       case 0x9:
-        queue_frame(0xA, std::string(payload));  // the pong
+        queue_frame(0xA, nullptr, std::string(payload));  // the pong
         break;
       default:
         break;  // pong, binary: nothing for us
@@ -201,9 +209,10 @@ class Conn : public std::enable_shared_from_this<Conn> {
     return header + static_cast<std::size_t>(length);
   }
 
-  void queue_frame(std::uint8_t opcode, std::string payload) {
+  void queue_frame(std::uint8_t opcode, std::shared_ptr<const std::string> prefix,
+                   std::string rest) {
     if (dead_) return;
-    queue_.emplace_back(opcode, std::move(payload));
+    queue_.push_back(Frame{opcode, std::move(prefix), std::move(rest)});
     if (!writing_) do_write();
   }
 
@@ -237,11 +246,13 @@ class Conn : public std::enable_shared_from_this<Conn> {
     headers_.clear();
     headers_.reserve(batch_.size() * kMaxClientHeader);
     buffers_.clear();
-    for (const auto& [opcode, payload] : batch_) {
+    for (const auto& frame : batch_) {
       std::size_t at = headers_.size();
-      frame_header(opcode, payload.size(), headers_);
+      std::size_t prefix_size = frame.prefix ? frame.prefix->size() : 0;
+      frame_header(frame.opcode, prefix_size + frame.rest.size(), headers_);
       buffers_.emplace_back(headers_.data() + at, headers_.size() - at);
-      buffers_.emplace_back(payload.data(), payload.size());
+      if (prefix_size > 0) buffers_.emplace_back(frame.prefix->data(), prefix_size);
+      buffers_.emplace_back(frame.rest.data(), frame.rest.size());
     }
     net::async_write(socket_, buffers_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -261,9 +272,13 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::string in_;        // what was read and not yet parsed, from the front
   std::size_t used_ = 0;  // bytes of in_ that hold data
   std::string message_;   // a text message so far (frames of one message)
-  using Frame = std::pair<std::uint8_t, std::string>;  // opcode, payload
-  std::vector<Frame> queue_;                           // waiting for the next write
-  std::vector<Frame> batch_;                           // what the write carries
+  struct Frame {
+    std::uint8_t opcode;
+    std::shared_ptr<const std::string> prefix;  // the payload's start, when shared
+    std::string rest;                           // the rest of the payload
+  };
+  std::vector<Frame> queue_;  // waiting for the next write
+  std::vector<Frame> batch_;  // what the write carries
   std::string headers_;
   std::vector<net::const_buffer> buffers_;
   Listener& listener_;
@@ -508,8 +523,8 @@ class RelayWorker final : public Worker {
 
  private:
   struct Side {
-    std::string sdp_prefix;
-    std::string ice_prefix;
+    std::shared_ptr<const std::string> sdp_prefix;  // shared by every message sent
+    std::shared_ptr<const std::string> ice_prefix;
     std::uint64_t seq = 0;
     bool ready = false;
   };
@@ -532,8 +547,10 @@ class RelayWorker final : public Worker {
   void pair_ready(std::size_t p) {
     for (std::size_t i : {2 * p, 2 * p + 1}) {
       const Account& peer = *accounts_[i ^ 1];
-      sides_[i].sdp_prefix = adapter_.relay_prefix(RelayKind::sdp, peer, rooms_[p]);
-      sides_[i].ice_prefix = adapter_.relay_prefix(RelayKind::ice, peer, rooms_[p]);
+      sides_[i].sdp_prefix = std::make_shared<const std::string>(
+          adapter_.relay_prefix(RelayKind::sdp, peer, rooms_[p]));
+      sides_[i].ice_prefix = std::make_shared<const std::string>(
+          adapter_.relay_prefix(RelayKind::ice, peer, rooms_[p]));
       sides_[i].ready = true;
     }
     stats.last_ready_ns = now_ns();
@@ -546,13 +563,11 @@ class RelayWorker final : public Worker {
     if (shared_.stop.load(std::memory_order_relaxed)) return;
     Side& s = sides_[i];
     if (!s.ready) return;
-    const std::string& prefix = s.seq++ % 5 == 0 ? s.sdp_prefix : s.ice_prefix;
-    std::string message;
-    message.reserve(prefix.size() + 24);
-    message += prefix;
-    message += std::to_string(stamp);
-    message += adapter_.relay_suffix();
-    conns_[i]->send(std::move(message));
+    const auto& prefix = s.seq++ % 5 == 0 ? s.sdp_prefix : s.ice_prefix;
+    // Only the stamp and what follows it are new: the prefix goes out as it is, shared.
+    std::string rest = std::to_string(stamp);
+    rest += adapter_.relay_suffix();
+    conns_[i]->send(prefix, std::move(rest));
     ++stats.sent;
   }
 
