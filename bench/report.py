@@ -297,7 +297,7 @@ def main():
   20,000 messages/s in total are sent on a fixed schedule whatever comes back, each stamped
   with its scheduled time, so a late generator or server shows up as latency. The generator
   sends what is due every 100 µs (`--tick-us`), so a message waits at most that long before
-  it leaves (runs before 26 November 2026 used 1 ms ticks, which added about 1 ms to every
+  it leaves (runs before commit 0233eec used 1 ms ticks, which added about 1 ms to every
   latency figure and made the server's wake-ups fewer and fuller).
   Latency is one-way, send to receive (both ends live in the generator: one clock).
   *Server CPU per message* is the server's utime + stime (from `/proc/PID/stat`) over the
