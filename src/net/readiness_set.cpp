@@ -40,6 +40,17 @@ class RoundScope {
   ReadinessSet* outer_;
 };
 
+/// Calls a watcher: one that throws is logged, and the thread goes on with the others (as
+/// run_guarded does for Asio's handlers).
+template <typename Call>
+void call_guarded(Call call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    spdlog::error("an I/O handler failed: {}", e.what());
+  }
+}
+
 int make_epoll() {
   int fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
@@ -139,31 +150,27 @@ void ReadinessSet::wait() {
 
 void ReadinessSet::on_ready() {
   std::array<epoll_event, kBatch> events;
-  std::optional<RoundScope> round(std::in_place, this);
-  for (;;) {
-    int n = ::epoll_wait(epoll_fd_, events.data(), kBatch, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      spdlog::error("epoll_wait on a readiness set: {}", std::strerror(errno));
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      // Unwatched since (by a watcher called earlier in this batch, say): a stale token.
-      Slot* slot = slot_of(events[i].data.u64);
-      if (slot == nullptr) continue;
-      // Held for the call: the watcher may unwatch itself, and its slot let go of it.
-      std::shared_ptr<Watcher> watcher = slot->watcher;
-      try {
-        watcher->on_ready(events[i].events);
-      } catch (const std::exception& e) {
-        // As run_guarded does for Asio's handlers: the thread goes on with the others.
-        spdlog::error("an I/O handler failed: {}", e.what());
+  {
+    RoundScope round(this);
+    for (;;) {
+      int n = ::epoll_wait(epoll_fd_, events.data(), kBatch, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        spdlog::error("epoll_wait on a readiness set: {}", std::strerror(errno));
+        break;
       }
+      for (int i = 0; i < n; ++i) {
+        // Unwatched since (by a watcher called earlier in this batch, say): a stale token.
+        Slot* slot = slot_of(events[i].data.u64);
+        if (slot == nullptr) continue;
+        // Held for the call: the watcher may unwatch itself, and its slot let go of it.
+        std::shared_ptr<Watcher> watcher = slot->watcher;
+        call_guarded([&] { watcher->on_ready(events[i].events); });
+      }
+      if (n < kBatch) break;
     }
-    if (n < kBatch) break;
+    run_round_end();
   }
-  run_round_end();
-  round.reset();
   // A watcher called above may have watched something (and so waited) already.
   if (watched() > 0 && !waiting_) wait();
 }
@@ -174,13 +181,7 @@ void ReadinessSet::run_round_end() {
   // left waits behind the thread's other handlers (reads, timers), as posted work would.
   for (int pass = 0; pass < kRoundEndPasses && !after_round_.empty(); ++pass) {
     running_.swap(after_round_);
-    for (auto& watcher : running_) {
-      try {
-        watcher->on_round_end();
-      } catch (const std::exception& e) {
-        spdlog::error("an I/O handler failed: {}", e.what());
-      }
-    }
+    for (auto& watcher : running_) call_guarded([&] { watcher->on_round_end(); });
     running_.clear();
   }
   if (!after_round_.empty() && !round_end_posted_) {

@@ -147,7 +147,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
   if (host) peer.settle_near(*host);
 }
 
-std::shared_ptr<Peer> SignalingHub::remembered_route_locked(Peer& from, UserId to,
+std::shared_ptr<Peer> SignalingHub::remembered_route_locked(const Peer& from, UserId to,
                                                             const std::string& room_id) {
   const Peer::RelayRoute& route = from.relay_route_;
   // Same epoch: the sender is still its user's connection, and the two still share the room.

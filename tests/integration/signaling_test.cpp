@@ -450,12 +450,11 @@ TEST(SignalingLimits, SlowReaderIsCutOffWithoutHurtingOthers) {
   auto a = connect_user(server.port(), "alice");
   auto other1 = connect_user(server.port(), "carol");
   auto other2 = connect_user(server.port(), "dave");
-  auto slow_account = register_user(server.port(), "bob");
-  WsClient slow;
-  ASSERT_EQ(slow.connect(server.port(), "/ws", {{"X-API-Key", slow_account.api_key}}, false), 101);
-  auto room = make_room(*a, {});
-  slow.send_json(message(kJoinRoom, {{"room_id", room}}));
-  a->ws.expect(kPeerJoined);
+  NonReadingUser bob;
+  ASSERT_NO_FATAL_FAILURE(join_without_reading(server.port(), *a, "bob", bob));
+  const auto& slow_account = bob.account;
+  WsClient& slow = bob.ws;
+  const std::string& room = bob.room;
   auto room2 = make_room(*other1, {other2.get()});
 
   // Far more than the socket buffers and the 16-message queue hold.
@@ -487,13 +486,11 @@ TEST(SignalingLimits, AReaderThatPausesGetsEverythingInOrderOnceItReads) {
     s.rate_limit_burst = 10000;
   });
   auto a = connect_user(server.port(), "alice");
-  auto paused_account = register_user(server.port(), "bob");
-  WsClient paused;
-  ASSERT_EQ(paused.connect(server.port(), "/ws", {{"X-API-Key", paused_account.api_key}}, false),
-            101);
-  auto room = make_room(*a, {});
-  paused.send_json(message(kJoinRoom, {{"room_id", room}}));
-  a->ws.expect(kPeerJoined);
+  NonReadingUser bob;
+  ASSERT_NO_FATAL_FAILURE(join_without_reading(server.port(), *a, "bob", bob));
+  const auto& paused_account = bob.account;
+  WsClient& paused = bob.ws;
+  const std::string& room = bob.room;
 
   // About 9 MB: more than the kernel buffers between the two (4 MB at most for the daemon's
   // send buffer here, and bob's receive buffer does not grow while he does not read).
@@ -532,16 +529,11 @@ TEST(SignalingLimits, AReaderThatPausesGetsEverythingInOrderOnceItReads) {
 TEST(SignalingKeepalive, SilentPeerIsDroppedAndLeavesItsRooms) {
   TestServer server([](Settings& s) { s.ws_ping_interval = 1; });
   auto a = connect_user(server.port(), "alice");
-  auto silent_account = register_user(server.port(), "bob");
-  WsClient silent;
-  ASSERT_EQ(silent.connect(server.port(), "/ws", {{"X-API-Key", silent_account.api_key}}, false),
-            101);
-  auto room = make_room(*a, {});
-  silent.send_json(message(kJoinRoom, {{"room_id", room}}));
-  a->ws.expect(kPeerJoined);
+  NonReadingUser silent;
+  ASSERT_NO_FATAL_FAILURE(join_without_reading(server.port(), *a, "bob", silent));
   // bob never reads, so never answers a ping; alice reads and answers, and stays.
   auto left = a->ws.expect(kPeerLeft, std::chrono::seconds(10));
-  EXPECT_EQ(left["payload"]["user_id"], silent_account.user_id);
+  EXPECT_EQ(left["payload"]["user_id"], silent.account.user_id);
   a->ws.send_json(message(kCreateRoom, json::object()));
   a->ws.expect(kRoomCreated);
 }
@@ -623,16 +615,10 @@ TEST(SignalingThreads, ReplacedOrDroppedWhileMovingClosesCleanly) {
   second.expect(kRoomCreated);
   // A joiner that never reads is dropped by its keepalive on the thread it moved to.
   Client& host2 = *users[2];
-  WsClient silent;
-  auto silent_account = register_user(server.port(), "silent");
-  ASSERT_EQ(silent.connect(server.port(), "/ws", {{"X-API-Key", silent_account.api_key}}, false),
-            101);
-  host2.ws.send_json(message(kCreateRoom, json::object()));
-  std::string room2 = host2.ws.expect(kRoomCreated)["payload"]["room_id"];
-  silent.send_json(message(kJoinRoom, {{"room_id", room2}}));
-  EXPECT_EQ(host2.ws.expect(kPeerJoined)["payload"]["user_id"], silent_account.user_id);
+  NonReadingUser silent;
+  ASSERT_NO_FATAL_FAILURE(join_without_reading(server.port(), host2, "silent", silent));
   EXPECT_EQ(host2.ws.expect(kPeerLeft, std::chrono::seconds(10))["payload"]["user_id"],
-            silent_account.user_id);
+            silent.account.user_id);
 }
 
 TEST(SignalingRestart, KnownKeysAreCheckedFromMemoryAfterARestart) {

@@ -46,4 +46,22 @@ inline std::string make_room(ConnectedUser& host, std::initializer_list<Connecte
   return room;
 }
 
+/// A registered user whose client never reads: its socket's buffers fill, and it answers no
+/// ping. It has joined a room that `host` created for it (`room`).
+struct NonReadingUser {
+  Registered account;
+  WsClient ws;
+  std::string room;
+};
+
+/// Makes `out` such a user, named `name`. Use with ASSERT_NO_FATAL_FAILURE.
+inline void join_without_reading(std::uint16_t port, ConnectedUser& host, const std::string& name,
+                                 NonReadingUser& out) {
+  out.account = register_user(port, name);
+  ASSERT_EQ(out.ws.connect(port, "/ws", {{"X-API-Key", out.account.api_key}}, false), 101);
+  out.room = make_room(host, {});
+  out.ws.send_json({{"msg_type", 1}, {"payload", {{"room_id", out.room}}}});
+  EXPECT_EQ(host.ws.expect(8)["payload"]["user_id"], out.account.user_id);
+}
+
 }  // namespace switchboard::test

@@ -34,9 +34,8 @@ namespace switchboard {
 /// carrying every frame queued meanwhile. Its socket is a plain descriptor, out of Asio's
 /// reactor, whose readiness the thread's ReadinessSet reports; its timers are Asio's. The
 /// session lives while that set watches it, holds it for its round's end, or a handler of it
-/// is pending; its handlers all
-/// run on one I/O thread: the one that accepted it until it joins a room, then its room
-/// host's (see settle_near).
+/// is pending; its handlers all run on one I/O thread: the one that accepted it until it
+/// joins a room, then its room host's (see settle_near).
 class WsSession : public Peer,
                   public ReadinessSet::Watcher,
                   public std::enable_shared_from_this<WsSession> {

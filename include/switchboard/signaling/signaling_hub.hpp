@@ -41,7 +41,8 @@ class SignalingHub {
   void leave_all_locked(UserId user, Outbox& out);
   /// The relay's target from `from`'s remembered route, when it is still good: nothing
   /// changed since, same target and room, and the target's session still exists.
-  std::shared_ptr<Peer> remembered_route_locked(Peer& from, UserId to, const std::string& room_id);
+  std::shared_ptr<Peer> remembered_route_locked(const Peer& from, UserId to,
+                                                const std::string& room_id);
 
   std::size_t max_room_size_;
   std::mutex mutex_;
