@@ -18,7 +18,6 @@
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/net/http_session.hpp"
 #include "switchboard/net/listener.hpp"
-#include "switchboard/net/readiness_set.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/store/user_store.hpp"
 #include "switchboard/util/worker_pool.hpp"
@@ -45,11 +44,10 @@ void run_guarded(net::io_context& ioc) {
   }
 }
 
-/// An io_context whose queued handlers can be dropped before it is destroyed. A connection
-/// that moved between I/O threads may leave a handler (a cancelled timer's) on the context it
-/// left, and that handler holds the connection, whose timers belong to another context:
-/// every context drops its handlers (and its ReadinessSet the connections it watches)
-/// before any of them is destroyed (Server::run).
+/// An io_context whose queued handlers can be dropped before it is destroyed. A handler left
+/// on one context (a delivery posted to a connection) may hold a connection whose socket and
+/// timer belong to another: every context drops its handlers before any of them is destroyed
+/// (Server::run).
 class IoContext : public net::io_context {
  public:
   using net::io_context::io_context;
@@ -82,17 +80,14 @@ struct Server::Impl {
         hub(room_limits(settings)),
         limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
                                                     settings.max_connections_per_ip)),
-        ctx{settings, api,           accounts,      tickets,           credentials,
-            hub,      http_sessions, shutting_down, connections_moved, writes_waited},
+        ctx{settings, api,           accounts,      tickets,      credentials,
+            hub,      http_sessions, shutting_down, writes_waited},
         shutdown_strand(net::make_strand(ioc)),
         grace_timer(shutdown_strand),
         signals(ioc) {
     accounts.set_key_revoked_handler(
         [this](UserId user, const std::string& old_hash) { hub.revoke_key(user, old_hash); });
     preload_credentials();
-    // Each I/O thread's readiness set, made now: a set the kernel refuses is a start-up
-    // failure, not a refused connection later.
-    for (auto* context : all_contexts()) net::use_service<ReadinessSet>(*context);
   }
 
   /// Fills the credential cache from the store, as far as it holds: after a restart every
@@ -170,7 +165,6 @@ struct Server::Impl {
   HttpSessionSet http_sessions;
   std::shared_ptr<ConnectionLimiter> limiter;
   std::atomic<bool> shutting_down{false};
-  std::atomic<std::uint64_t> connections_moved{0};
   std::atomic<std::uint64_t> writes_waited{0};
   ServerContext ctx;
   net::strand<net::io_context::executor_type> shutdown_strand;
@@ -185,10 +179,6 @@ Server::~Server() = default;
 
 const Settings& Server::settings() const {
   return impl_->settings;
-}
-
-std::uint64_t Server::connections_moved() const {
-  return impl_->connections_moved.load();
 }
 
 std::uint64_t Server::writes_waited() const {

@@ -30,8 +30,6 @@ class Server {
   void request_shutdown();
 
   const Settings& settings() const;
-  /// How many WebSocket connections have moved to their room host's I/O thread so far.
-  std::uint64_t connections_moved() const;
   /// WebSocket writes that found the socket's buffer full and waited for it to drain.
   std::uint64_t writes_waited() const;
 

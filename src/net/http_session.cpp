@@ -1,5 +1,6 @@
 #include "switchboard/net/http_session.hpp"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -15,7 +16,6 @@
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/config/settings.hpp"
 #include "switchboard/net/request_adapter.hpp"
-#include "switchboard/net/ws_frame.hpp"
 #include "switchboard/net/ws_session.hpp"
 #include "switchboard/util/encoding.hpp"
 #include "switchboard/version.hpp"
@@ -26,7 +26,21 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
-namespace {}  // namespace
+namespace {
+/// RFC 6455 section 4.1: the client's key is 16 random bytes in base64, 24 characters.
+/// (Beast's accept checks only its length.)
+bool valid_client_key(std::string_view key) {
+  if (key.size() != 24) return false;
+  std::array<unsigned char, 18> bytes{};
+  std::size_t size = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(bytes.data(), bytes.size(), key.data(), key.size(), nullptr, &size, &end,
+                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return false;
+  }
+  return end == key.data() + key.size() && size == 16;
+}
+}  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, ServerContext& ctx,
                          std::unique_ptr<ConnectionLimiter::Slot> slot, std::string peer_address)
@@ -126,7 +140,7 @@ void HttpSession::upgrade() {
     r.headers.emplace_back("Upgrade", "websocket");
     return respond(std::move(r));
   }
-  if (!ws::valid_client_key(req[http::field::sec_websocket_key])) {
+  if (!valid_client_key(req[http::field::sec_websocket_key])) {
     return respond(error_response(400, "bad_request", "Sec-WebSocket-Key is missing or invalid."));
   }
   const auto& allowed = ctx_.settings.allowed_origins;
@@ -166,7 +180,7 @@ void HttpSession::accept_upgrade(Identity who) {
   std::string early(static_cast<const char*>(pending.data()), pending.size());
   auto ws = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who),
                                         std::move(slot_), std::move(early));
-  ws->run(parser_->get()[http::field::sec_websocket_key]);
+  ws->run(parser_->release());
 }
 
 void HttpSession::respond(HttpResponse response) {

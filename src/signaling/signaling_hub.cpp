@@ -62,7 +62,6 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
   int type = static_cast<int>(m.type);
   Outbox out;
   std::shared_ptr<Peer> relay_target;
-  std::shared_ptr<Peer> host;  // of the room just joined
   std::optional<SignalError> error;
   bool relay = m.type == MsgType::sdp || m.type == MsgType::ice_candidate;
   {
@@ -97,7 +96,6 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
           for (UserId member : joined.members) {
             if (member != me) out.add(registry_.find(member), event);
           }
-          if (joined.host != me) host = registry_.find(joined.host);
           break;
         }
         case MsgType::leave_room: {
@@ -144,7 +142,6 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
   // Build the relayed message outside the lock: it is the largest piece of work here.
   if (relay_target) relay_target->deliver(make_relay(text, m, me));
   out.send();
-  if (host) peer.settle_near(*host);
 }
 
 std::shared_ptr<Peer> SignalingHub::remembered_route_locked(const Peer& from, UserId to,

@@ -38,10 +38,6 @@ TestServer::TestServer(std::function<void(Settings&)> adjust) : settings_(test_s
   thread_ = std::thread([this] { server_->run(); });
 }
 
-std::uint64_t TestServer::connections_moved() const {
-  return server_->connections_moved();
-}
-
 std::uint64_t TestServer::writes_waited() const {
   return server_->writes_waited();
 }

@@ -29,7 +29,6 @@ class TestServer {
   const Settings& settings() const { return settings_; }
   const TempDir& dir() const { return dir_; }
   /// How many WebSocket connections have moved to their room host's I/O thread so far.
-  std::uint64_t connections_moved() const;
   std::uint64_t writes_waited() const;
   /// Graceful shutdown; fails the test (and aborts) if it does not finish within 20 s.
   void stop();

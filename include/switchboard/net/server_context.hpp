@@ -24,8 +24,6 @@ struct ServerContext {
   SignalingHub& hub;
   HttpSessionSet& http_sessions;
   std::atomic<bool>& shutting_down;
-  /// Connections moved to another I/O thread to sit with their room's host (WsSession).
-  std::atomic<std::uint64_t>& connections_moved;
   /// Writes that found a socket's buffer full and waited for it to drain (WsSession).
   std::atomic<std::uint64_t>& writes_waited;
 };

@@ -38,10 +38,6 @@ class Peer {
   /// Queues `message` for sending. A peer whose queue is full closes itself (1008).
   virtual void deliver(SharedText message) = 0;
   virtual void close(CloseCode code, std::string_view reason) = 0;
-  /// A hint from the hub, on this peer's own thread: it has just joined a room `host` hosts,
-  /// and will talk mostly with the room. A peer may move to `host`'s I/O thread, so that what
-  /// the two send each other is written in place, with no hand-over between threads.
-  virtual void settle_near(const Peer& host) { (void)host; }
 
  private:
   friend class SignalingHub;
