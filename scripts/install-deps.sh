@@ -10,7 +10,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ninja-build
-  libboost1.81-all-dev libboost-json1.81-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
+  libboost1.81-all-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
   libsodium-dev libspdlog-dev libfmt-dev libssl-dev
   googletest libgtest-dev sqlite3 curl ca-certificates
 )

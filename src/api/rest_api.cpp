@@ -86,13 +86,14 @@ std::optional<HttpResponse> parse_credentials(const HttpRequest& req, bool with_
   if (!is_json_media_type(req.content_type)) {
     return error_response(415, "unsupported_media_type", "Send the body as application/json.");
   }
-  if (json_too_deep(req.body)) {
+  auto parsed = parse_json(req.body);
+  if (!parsed && parsed.error() == JsonError::too_deep) {
     return error_response(400, "invalid_json", "The body nests too deeply.");
   }
-  json body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) {
+  if (!parsed || !parsed.value().is_object()) {
     return error_response(400, "invalid_json", "The body must be a JSON object.");
   }
+  const json& body = parsed.value();
   struct Field {
     const char* name;
     const char* alias;

@@ -1,10 +1,6 @@
 #include "switchboard/signaling/protocol.hpp"
 
 #include <algorithm>
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstring>
 
@@ -78,49 +74,58 @@ SignalFailure fail(SignalError code, std::string message, std::optional<int> typ
   return SignalFailure{code, std::move(message), type};
 }
 
-/// Non-negative integers, as a client writes ids and counts. (Boost.JSON keeps those that fit
-/// in int64 as int64.)
-std::optional<std::uint64_t> as_unsigned(const boost::json::value& v) {
-  if (v.is_uint64()) return v.get_uint64();
-  if (v.is_int64() && v.get_int64() >= 0) return static_cast<std::uint64_t>(v.get_int64());
+/// The value of `key` in `object`, or null when absent.
+const json* member(const json& object, std::string_view key) {
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+/// Non-negative integers, as a client writes ids and counts. (nlohmann reads those as
+/// unsigned, and `-0` as a signed 0.)
+std::optional<std::uint64_t> as_unsigned(const json& v) {
+  if (v.is_number_unsigned()) return v.get<std::uint64_t>();
+  if (v.is_number_integer() && v.get<std::int64_t>() >= 0) {
+    return static_cast<std::uint64_t>(v.get<std::int64_t>());
+  }
   return std::nullopt;
 }
 
 /// Reads payload.room_id, which every client type but CreateRoom carries.
-std::optional<SignalFailure> read_room_id(const boost::json::object& payload, int type,
-                                          std::string& out) {
-  const auto* v = payload.if_contains("room_id");
-  const auto* id = v ? v->if_string() : nullptr;
-  if (!id) return fail(SignalError::bad_payload, "payload.room_id must be a string", type);
-  if (id->empty() || id->size() > kMaxRoomIdLength) {
+std::optional<SignalFailure> read_room_id(const json& payload, int type, std::string& out) {
+  const auto* id = member(payload, "room_id");
+  if (!id || !id->is_string()) {
+    return fail(SignalError::bad_payload, "payload.room_id must be a string", type);
+  }
+  const auto& text = id->get_ref<const std::string&>();
+  if (text.empty() || text.size() > kMaxRoomIdLength) {
     return fail(SignalError::bad_payload, "payload.room_id has an impossible length", type);
   }
-  out.assign(id->data(), id->size());
+  out = text;
   return std::nullopt;
 }
 
-bool is_sdp_type_value(const boost::json::value* v) {
-  const auto* s = v ? v->if_string() : nullptr;
-  return s && is_sdp_type(std::string_view(s->data(), s->size()));
+bool is_sdp_type_value(const json* v) {
+  return v && v->is_string() && is_sdp_type(v->get_ref<const std::string&>());
 }
 
-std::optional<SignalFailure> check_relay_payload(MsgType type, const boost::json::object& payload) {
+std::optional<SignalFailure> check_relay_payload(MsgType type, const json& payload) {
   int t = static_cast<int>(type);
   if (type == MsgType::sdp) {
-    const auto* v = payload.if_contains("sdp");
-    const auto* sdp = v ? v->if_object() : nullptr;
-    if (!sdp) return fail(SignalError::bad_payload, "payload.sdp must be an object", t);
-    if (!is_sdp_type_value(sdp->if_contains("type"))) {
+    const auto* sdp = member(payload, "sdp");
+    if (!sdp || !sdp->is_object()) {
+      return fail(SignalError::bad_payload, "payload.sdp must be an object", t);
+    }
+    if (!is_sdp_type_value(member(*sdp, "type"))) {
       return fail(SignalError::bad_payload,
                   "payload.sdp.type must be offer, answer, pranswer or rollback", t);
     }
-    const auto* text = sdp->if_contains("sdp");
+    const auto* text = member(*sdp, "sdp");
     if (!text || !text->is_string()) {
       return fail(SignalError::bad_payload, "payload.sdp.sdp must be a string", t);
     }
     return std::nullopt;
   }
-  const auto* c = payload.if_contains("candidate");
+  const auto* c = member(payload, "candidate");
   if (!c || !(c->is_object() || c->is_null())) {
     return fail(SignalError::bad_payload, "payload.candidate must be an object or null", t);
   }
@@ -165,16 +170,16 @@ std::string decoded_key(std::string_view raw) {
   std::string quoted;
   quoted.reserve(raw.size() + 2);
   quoted.append(1, '"').append(raw).append(1, '"');
-  boost::system::error_code ec;
-  auto v = boost::json::parse(quoted, ec);
-  return ec ? std::string(raw) : std::string(v.as_string());
+  auto key = parse_json(quoted);
+  return key && key.value().is_string() ? key.value().get<std::string>() : std::string(raw);
 }
 
 /// `text`, an envelope the parser accepted, with `from` set to `sender`, rewritten by cutting:
 /// its members as written, less any `from` and all but the last of a repeated key (the last
 /// is the one the parser kept and the checks read). Every value keeps the sender's bytes;
-/// re-serialising would not (Boost.JSON 1.81 rounds some long decimals to a neighbouring
-/// double). Nullopt when the envelope has more members than an outline holds.
+/// re-serialising would not (a long decimal becomes the nearest double, printed shortest, and
+/// nlohmann sorts an object's keys). Nullopt when the envelope has more members than an
+/// outline holds.
 std::optional<std::string> cut_with_from(std::string_view text, UserId sender) {
   json_scan::Outline outline;
   outline.depth = 1;
@@ -219,41 +224,40 @@ Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text,
 Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_view text,
                                                                   UserId sender,
                                                                   std::size_t max_room_size) {
-  // Parsed into a buffer on the stack: a signaling message of a few kilobytes costs no heap
-  // allocation, and the checks read the parsed value in place (this runs for every message).
-  alignas(std::max_align_t) unsigned char arena[8192];
-  boost::json::monotonic_resource memory(arena, sizeof arena);
-  boost::json::parse_options options;
-  options.max_depth = kMaxJsonDepth;
-  boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(text, ec, &memory, options);
-  if (ec == boost::json::error::too_deep) {
-    return fail(SignalError::bad_json, "message nests deeper than 32 levels", std::nullopt);
+  // nlohmann's DOM, built only when the text is JSON nested no deeper than the bound; the
+  // checks read it in place. No exceptions on this path: a fault is a value.
+  auto document = parse_json(text, kMaxJsonDepth);
+  if (!document) {
+    return fail(SignalError::bad_json,
+                document.error() == JsonError::too_deep ? "message nests deeper than 32 levels"
+                                                        : "not valid JSON",
+                std::nullopt);
   }
-  if (ec) return fail(SignalError::bad_json, "not valid JSON", std::nullopt);
-  auto* envelope = parsed.if_object();
-  if (!envelope) {
+  json& envelope = document.value();
+  if (!envelope.is_object()) {
     return fail(SignalError::bad_envelope, "message must be a JSON object", std::nullopt);
   }
-  const auto* type_value = envelope->if_contains("msg_type");
-  if (!type_value || !(type_value->is_int64() || type_value->is_uint64())) {
+  const auto* type_value = member(envelope, "msg_type");
+  if (!type_value || !type_value->is_number_integer()) {
     return fail(SignalError::bad_envelope, "msg_type must be an integer", std::nullopt);
   }
   // The Error names the offending type only when it fits an int; a larger one gets null
   // rather than a wrapped number the client never sent.
   std::optional<int> t;
   std::string type_text;
-  if (type_value->is_uint64()) {
-    type_text = std::to_string(type_value->get_uint64());
+  if (type_value->is_number_unsigned()) {
+    auto v = type_value->get<std::uint64_t>();
+    if (v <= static_cast<std::uint64_t>(INT32_MAX)) t = static_cast<int>(v);
+    type_text = std::to_string(v);
   } else {
-    auto v = type_value->get_int64();
+    auto v = type_value->get<std::int64_t>();
     if (v >= INT32_MIN && v <= INT32_MAX) t = static_cast<int>(v);
     type_text = std::to_string(v);
   }
   std::optional<std::uint64_t> to;
   std::optional<std::uint64_t> from;
   for (auto [field, out] : {std::pair{"to", &to}, std::pair{"from", &from}}) {
-    if (const auto* v = envelope->if_contains(field)) {
+    if (const auto* v = member(envelope, field)) {
       *out = as_unsigned(*v);
       if (!*out) {
         return fail(SignalError::bad_envelope, std::string(field) + " must be an unsigned integer",
@@ -286,14 +290,14 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
   if (from && *from != sender) {
     return fail(SignalError::forbidden, "from must be your own user id", t);
   }
-  static const boost::json::object empty_object;
-  const auto* payload_value = envelope->if_contains("payload");
-  const auto* payload = payload_value ? payload_value->if_object() : &empty_object;
-  if (!payload) return fail(SignalError::bad_payload, "payload must be an object", t);
+  static const json empty_object = json::object();
+  const auto* payload = member(envelope, "payload");
+  if (!payload) payload = &empty_object;
+  if (!payload->is_object()) return fail(SignalError::bad_payload, "payload must be an object", t);
 
   switch (m.type) {
     case MsgType::create_room: {
-      if (const auto* max = payload->if_contains("max_members")) {
+      if (const auto* max = member(*payload, "max_members")) {
         auto n = as_unsigned(*max);
         if (!n || *n < 1 || *n > max_room_size) {
           return fail(
@@ -312,14 +316,14 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
       if (auto bad = check_relay_payload(m.type, *payload)) return *bad;
       m.to = *to;
       // The relay splices `from` in front of the sender's bytes, unless the sender wrote a
-      // `from` of its own or a key twice (parsers differ on which duplicate wins: the target
-      // must see what was checked). Then the checked value is written out anew, now.
-      if (from || written_members(text) != envelope->size()) {
+      // `from` of its own or a key twice (nlohmann keeps the last of a repeated key, and the
+      // target must see what was checked). Then the message is cut anew from its members.
+      if (from || written_members(text) != envelope.size()) {
         if (auto cut = cut_with_from(text, sender)) {
           m.rewritten = std::move(*cut);
         } else {
-          (*envelope)["from"] = sender;
-          m.rewritten = boost::json::serialize(parsed);
+          envelope["from"] = sender;
+          m.rewritten = envelope.dump();
         }
       }
       return m;

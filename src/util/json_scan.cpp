@@ -1,7 +1,11 @@
 #include "switchboard/util/json_scan.hpp"
 
 #include <array>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <locale.h>
+#include <string>
 
 #include "switchboard/util/utf8.hpp"
 
@@ -19,6 +23,15 @@ bool is_space(unsigned char c) {
 
 bool is_digit(unsigned char c) {
   return c >= '0' && c <= '9';
+}
+
+/// Whether the JSON number `number` is finite as a double, read as nlohmann reads numbers
+/// (strtod), in the "C" locale whatever the process's: nlohmann adapts to the locale's
+/// decimal point, so its verdict does not depend on it either.
+bool finite(std::string_view number) {
+  static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", nullptr);
+  std::string copy(number);  // strtod reads up to a NUL
+  return std::isfinite(strtod_l(copy.c_str(), nullptr, c_locale));
 }
 
 /// The escapes that stand for one character, by the byte after the backslash.
@@ -239,7 +252,9 @@ class Validator {
   }
 
   bool number() {
+    const unsigned char* start = p_;
     if (at('-')) ++p_;
+    const unsigned char* integer = p_;
     if (at('0')) {
       ++p_;
     } else if (p_ != end_ && *p_ >= '1' && *p_ <= '9') {
@@ -247,21 +262,21 @@ class Validator {
     } else {
       return false;
     }
+    std::size_t integer_digits = static_cast<std::size_t>(p_ - integer);
     if (at('.')) {
       ++p_;
       if (!skip_digits()) return false;
     }
-    if (at('e') || at('E')) {
+    bool exponent = at('e') || at('E');
+    if (exponent) {
       ++p_;
       if (at('+') || at('-')) ++p_;
-      while (at('0') && p_ + 1 != end_ && is_digit(p_[1])) ++p_;
-      const unsigned char* exponent = p_;
       if (!skip_digits()) return false;
-      // Boost.JSON refuses an exponent beyond 2^31 or so, by a rule that also counts the
-      // digits before it; an exponent of ten digits or more is refused here, a little more.
-      if (p_ - exponent > 9) return false;
     }
-    return true;
+    // Below 10^308 a number is finite; beyond, or with an exponent, ask strtod as nlohmann
+    // does: it refuses what overflows a double to infinity (1e400), and nothing else.
+    if (!exponent && integer_digits <= 308) return true;
+    return finite(view(start, p_));
   }
 
   /// Skips one or more digits; false when there is none.

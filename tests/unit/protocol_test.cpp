@@ -18,6 +18,9 @@ constexpr std::size_t kMaxRoom = 64;
 Result<ClientMessage, SignalFailure> parse(const std::string& text) {
   return parse_client_message(text, kSender, kMaxRoom);
 }
+Result<ClientMessage, SignalFailure> parse(const char* text) {
+  return parse(std::string(text));
+}
 Result<ClientMessage, SignalFailure> parse(const json& j) {
   return parse(j.dump());
 }
@@ -67,6 +70,93 @@ TEST(Protocol, TooDeepNestingIsBadJson) {
   std::string deep =
       R"({"msg_type":0,"payload":)" + std::string(40, '[') + std::string(40, ']') + "}";
   expect_failure(parse(deep), SignalError::bad_json, std::nullopt, "deep");
+}
+
+// nlohmann's lexer takes a NUL for the end of input: a valid message followed by a NUL and
+// anything would pass if the parser were asked alone (fuzz regression nul-after-value).
+TEST(Protocol, ANulByteAnywhereIsBadJson) {
+  std::string relay = R"({"msg_type":3,"to":9,"payload":{"room_id":"r1","candidate":null}})";
+  for (const std::string& text :
+       {std::string(R"({"msg_type":4,"payload":{"room_id":"r1"}})") + '\0' + "garbage",
+        relay + '\0', relay + std::string("\0", 1) + "}", std::string("\0", 1) + relay}) {
+    auto r = parse(text);
+    expect_failure(r, SignalError::bad_json, std::nullopt, "NUL");
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().message, "not valid JSON");
+    }
+  }
+}
+
+TEST(Protocol, AByteOrderMarkIsBadJson) {
+  // nlohmann skips a leading BOM; JSON texts on the wire carry none (RFC 8259 section 8.1).
+  auto r = parse("\xEF\xBB\xBF" R"({"msg_type":4,"payload":{"room_id":"r1"}})");
+  expect_failure(r, SignalError::bad_json, std::nullopt, "BOM");
+}
+
+TEST(Protocol, NumbersBeyondADoubleAreBadJson) {
+  // nlohmann refuses a number that overflows a double to infinity, on either path.
+  for (const char* x : {"1e999", "-1e400", "1.8e308", "1e0000000000000000000400"}) {
+    std::string text =
+        R"({"msg_type":3,"to":9,"payload":{"room_id":"r1","candidate":null},"x":)" +
+        std::string(x) + "}";
+    auto r = parse(text);
+    expect_failure(r, SignalError::bad_json, std::nullopt, x);
+    EXPECT_FALSE(parse_client_message_in_full(text, kSender, kMaxRoom).ok()) << x;
+  }
+}
+
+TEST(Protocol, BigIntegersAreDoublesNotIds) {
+  // Beyond 2^64 nlohmann keeps an integer as a double: valid JSON, but no id.
+  auto r = parse(R"({"msg_type":3,"to":18446744073709551616,"payload":{"room_id":"r1",)"
+                 R"("candidate":null}})");
+  expect_failure(r, SignalError::bad_envelope, 3, "to=2^64");
+  auto ok = parse(R"({"msg_type":3,"to":18446744073709551615,"payload":{"room_id":"r1",)"
+                  R"("candidate":null},"x":1e-400,"y":1)" +
+                  std::string(400, '0') + "e-300}");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok.value().to, 18446744073709551615u);
+}
+
+TEST(Protocol, LoneSurrogateEscapesAreBadJson) {
+  for (const char* s : {R"(\ud800)", R"(\udc00)", R"(\ud800\u0041)", R"(\ud800x)"}) {
+    std::string text = R"({"msg_type":1,"payload":{"room_id":"r)" + std::string(s) + R"("}})";
+    expect_failure(parse(text), SignalError::bad_json, std::nullopt, s);
+  }
+  auto paired = parse(R"({"msg_type":1,"payload":{"room_id":"r\ud83d\ude00"}})");
+  ASSERT_TRUE(paired.ok());
+  EXPECT_EQ(paired.value().room_id, "r\xF0\x9F\x98\x80");
+}
+
+TEST(Protocol, TheLastOfARepeatedKeyCounts) {
+  auto r = parse(R"({"msg_type":1,"payload":{"room_id":"first","room_id":"last"}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().room_id, "last");
+  auto t = parse(R"({"msg_type":99,"msg_type":1,"payload":{"room_id":"r1"}})");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t.value().type, MsgType::join_room);
+}
+
+TEST(Protocol, AHundredThousandLevelsAreRefusedWithoutRecursion) {
+  // Refused as the parser reaches level 33: no DOM of that depth is ever built or destroyed.
+  for (const std::string& open : {std::string("["), std::string(R"({"a":)")}) {
+    std::string deep;
+    for (int i = 0; i < 100000; ++i) deep += open;
+    auto r = parse_client_message_in_full(deep, kSender, kMaxRoom);
+    expect_failure(r, SignalError::bad_json, std::nullopt, "deep " + open);
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().message, "message nests deeper than 32 levels");
+    }
+  }
+}
+
+TEST(Protocol, TheFirstFaultNamesTheError) {
+  // A syntax error before level 33 is not JSON; nesting past 32 before any error is too deep.
+  auto early = parse("[1,]" + std::string(40, '['));
+  ASSERT_FALSE(early.ok());
+  EXPECT_EQ(early.error().message, "not valid JSON");
+  auto deep = parse(std::string(40, '[') + "1,]");
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().message, "message nests deeper than 32 levels");
 }
 
 TEST(Protocol, NestingWithinTheLimitIsNotBadJson) {
@@ -541,17 +631,17 @@ TEST(Protocol, RelaySplicesWhenStringsHoldQuotesAndCommas) {
 }
 
 TEST(Protocol, ARewrittenRelayKeepsTheSendersNumbersByteForByte) {
-  // Boost.JSON 1.81 reads this decimal as a neighbouring double; re-serialising its value
-  // would change the last digits the target sees.
+  // nlohmann reads these as the nearest doubles and would print them shortest; re-serialising
+  // would change digits the target sees.
   std::string text =
       R"({"from":42,"msg_type":3,"to":7,"payload":{"room_id":"r","candidate":null},)"
-      R"("x":[219446722136869551615.5, 1e400, 0.1000000000000000055511151231257827]})";
+      R"("x":[219446722136869551615.5, 1e300, 0.1000000000000000055511151231257827]})";
   auto parsed = parse_client_message(text, 42, 64);
   ASSERT_TRUE(parsed.ok());
   ASSERT_FALSE(parsed.value().rewritten.empty());
   auto relayed = *make_relay(text, parsed.value(), 42);
   EXPECT_NE(
-      relayed.find(R"("x":[219446722136869551615.5, 1e400, 0.1000000000000000055511151231257827])"),
+      relayed.find(R"("x":[219446722136869551615.5, 1e300, 0.1000000000000000055511151231257827])"),
       std::string::npos)
       << relayed;
   EXPECT_EQ(relayed.rfind(R"({"from":42,)", 0), 0u) << relayed;

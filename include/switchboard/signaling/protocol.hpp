@@ -78,8 +78,8 @@ bool is_sdp_type(std::string_view type);
 /// fast path of relay_scan.hpp; everything it is unsure of takes the full parse below.
 Result<ClientMessage, SignalFailure> parse_client_message(std::string_view text, UserId sender,
                                                           std::size_t max_room_size);
-/// The full parse and check, without the fast path: Boost.JSON's value, read in place. The
-/// reference the fast path is fuzzed against.
+/// The full parse and check, without the fast path: nlohmann's DOM (parse_json, depth-bounded),
+/// read in place. The reference the fast path is fuzzed against.
 Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_view text,
                                                                   UserId sender,
                                                                   std::size_t max_room_size);
