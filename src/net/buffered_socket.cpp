@@ -1,6 +1,7 @@
 #include "switchboard/net/buffered_socket.hpp"
 
 #include <memory>
+#include <vector>
 
 namespace switchboard {
 
@@ -14,29 +15,74 @@ char* thread_read_buffer() {
   return buffer.get();
 }
 
-/// Pending input above this is not kept for reuse once read.
-constexpr std::size_t kKeptPending = 4096;
+/// Output buffers each I/O thread keeps for reuse, and the largest one kept.
+constexpr std::size_t kSpareOutputs = 128;
+constexpr std::size_t kKeptOutput = 16 * 1024;
+
+std::vector<std::string>& spare_outputs() {
+  thread_local std::vector<std::string> spares;
+  return spares;
+}
 }  // namespace
 
-BufferedSocket::BufferedSocket(socket_type&& socket, std::string early_data,
+namespace {
+/// `socket`'s connection, on the same io_context, with that context's own executor type.
+BufferedSocket::socket_type rebind(net::ip::tcp::socket&& socket) {
+  auto& context =
+      static_cast<net::io_context&>(net::query(socket.get_executor(), net::execution::context));
+  BufferedSocket::error_code ec;
+  auto protocol = socket.local_endpoint(ec).protocol();
+  int fd = ec ? -1 : socket.release(ec);
+  BufferedSocket::socket_type out(context);
+  // A socket that cannot be taken over stays closed: the session's first read fails.
+  if (fd >= 0) out.assign(protocol, fd, ec);
+  return out;
+}
+}  // namespace
+
+BufferedSocket::BufferedSocket(net::ip::tcp::socket&& socket, std::string early_data,
                                std::atomic<std::uint64_t>& writes_waited)
-    : socket_(std::move(socket)), writes_waited_(writes_waited), pending_(std::move(early_data)) {
+    : socket_(rebind(std::move(socket))),
+      writes_waited_(writes_waited),
+      pending_(std::move(early_data)) {
   error_code ignored;
   // Our reads and sends try first and wait only when the socket says so.
   socket_.non_blocking(true, ignored);
   socket_.set_option(net::ip::tcp::no_delay(true), ignored);
 }
 
-BufferedSocket::~BufferedSocket() = default;
+BufferedSocket::~BufferedSocket() {
+  release_output();
+}
+
+void BufferedSocket::take_spare_output() {
+  auto& spares = spare_outputs();
+  if (spares.empty()) return;
+  out_.swap(spares.back());
+  spares.pop_back();
+}
+
+void BufferedSocket::release_output() {
+  out_.clear();
+  sent_ = 0;
+  if (out_.capacity() == 0) return;
+  auto& spares = spare_outputs();
+  if (spares.size() < kSpareOutputs && out_.capacity() <= kKeptOutput) {
+    spares.push_back(std::move(out_));
+  }
+  // A moved-from string is empty, but only a swap promises it holds no memory.
+  std::string().swap(out_);
+}
 
 bool BufferedSocket::fill_pending(error_code& ec) {
   std::size_t n = socket_.read_some(net::buffer(thread_read_buffer(), kReadChunk), ec);
   if (ec == net::error::would_block || ec == net::error::try_again) {
     ec = {};
+    drained_ = true;
     return false;
   }
   if (ec) return false;
-  bytes_read_ += n;
+  drained_ = n < kReadChunk;
   pending_.assign(thread_read_buffer(), n);
   pending_used_ = 0;
   return n > 0;
@@ -44,12 +90,8 @@ bool BufferedSocket::fill_pending(error_code& ec) {
 
 void BufferedSocket::release_pending() {
   pending_used_ = 0;
-  // A busy connection keeps a small buffer for its next read; a large message's goes.
-  if (pending_.capacity() > kKeptPending) {
-    std::string().swap(pending_);
-  } else {
-    pending_.clear();
-  }
+  // An idle connection holds no input buffer.
+  std::string().swap(pending_);
 }
 
 void BufferedSocket::uncork() {
@@ -92,21 +134,15 @@ void BufferedSocket::flush() {
 }
 
 void BufferedSocket::on_flushed() {
-  // A large batch does not pin its memory to the connection.
-  if (out_.capacity() > kHighWater) {
-    std::string().swap(out_);
-  } else {
-    out_.clear();
-  }
-  sent_ = 0;
+  // An idle connection holds no output buffer.
+  release_output();
   if (held_) std::exchange(held_, nullptr)->complete({});
   if (flushed_) std::exchange(flushed_, nullptr)->complete({});
 }
 
 void BufferedSocket::fail(error_code ec) {
   failed_ = ec;
-  out_.clear();
-  sent_ = 0;
+  release_output();
   if (held_) std::exchange(held_, nullptr)->complete(ec);
   if (flushed_) std::exchange(flushed_, nullptr)->complete(ec);
 }

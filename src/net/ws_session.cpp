@@ -23,6 +23,15 @@ namespace {
 constexpr auto kCloseGuard = std::chrono::seconds(5);
 /// The highest close code RFC 6455 defines (4000-4999 are for private use).
 constexpr std::uint16_t kLastDefinedCloseCode = 4999;
+/// Message buffers each I/O thread keeps for connections between messages, and the largest.
+constexpr std::size_t kSpareMessageBuffers = 128;
+constexpr std::size_t kKeptMessageBuffer = 16 * 1024;
+
+std::vector<beast::flat_buffer>& spare_message_buffers() {
+  thread_local std::vector<beast::flat_buffer> spares;
+  return spares;
+}
+
 /// Written batches above this many items give their memory back.
 constexpr std::size_t kKeptBatch = 16;
 
@@ -65,6 +74,7 @@ void WsSession::run(Request request) {
   // One frame per message: Beast writes its header and our payload in one gathered write.
   ws_.auto_fragment(false);
   ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    heard_ = true;
     if (kind == websocket::frame_type::close) on_peer_close();
   });
   // The 101 answer and Welcome leave in one write: the socket is corked until the queue
@@ -91,13 +101,47 @@ void WsSession::on_accept(boost::system::error_code ec) {
   } else if (ctx_.shutting_down) {
     close(CloseCode::going_away, "server shutting down");
   }
-  heard_at_tick_ = ws_.next_layer().bytes_read();
   arm_keepalive();
-  do_read();
+  wait_for_message();
 }
 
-void WsSession::do_read() {
+void WsSession::wait_for_message() {
+  // More has been read from the socket already: the next message is (most likely) there.
+  if (ws_.next_layer().has_input()) return read_message();
+  // A read of no bytes: Beast reads the next frame's header (answering pings on the way) into
+  // its own buffer, so a connection waiting for its next message holds no message buffer.
+  release_message_buffer();
+  // Empty, but not null: Beast's UTF-8 check does arithmetic on the pointer it is given.
+  static char no_bytes[1];
+  ws_.async_read_some(net::buffer(no_bytes, 0), [self = shared_from_this()](auto ec, std::size_t) {
+    if (ec) return self->on_read(ec);
+    self->heard_ = true;
+    // A message of no bytes is whole already; anything else is read on.
+    if (self->ws_.is_message_done()) return self->on_read(ec);
+    self->read_message();
+  });
+}
+
+void WsSession::read_message() {
+  take_message_buffer();
   ws_.async_read(in_, [self = shared_from_this()](auto ec, std::size_t) { self->on_read(ec); });
+}
+
+void WsSession::take_message_buffer() {
+  auto& spares = spare_message_buffers();
+  if (in_.capacity() > 0 || spares.empty()) return;
+  in_ = std::move(spares.back());
+  spares.pop_back();
+}
+
+void WsSession::release_message_buffer() {
+  in_.clear();
+  if (in_.capacity() == 0) return;
+  auto& spares = spare_message_buffers();
+  if (spares.size() < kSpareMessageBuffers && in_.capacity() <= kKeptMessageBuffer) {
+    spares.push_back(std::move(in_));
+  }
+  in_ = beast::flat_buffer();
 }
 
 void WsSession::on_read(boost::system::error_code ec) {
@@ -111,6 +155,7 @@ void WsSession::on_read(boost::system::error_code ec) {
     }
     return finish();
   }
+  heard_ = true;
   if (!ws_.got_text()) {
     in_.clear();
     start_close(CloseCode::unsupported_data, "binary messages are not supported", false);
@@ -120,7 +165,7 @@ void WsSession::on_read(boost::system::error_code ec) {
     in_.clear();
   }
   // Reading goes on after a close has begun: Beast's close handshake needs the peer's answer.
-  do_read();
+  wait_for_message();
 }
 
 void WsSession::on_text(std::string_view text) {
@@ -251,10 +296,8 @@ void WsSession::on_keepalive(boost::system::error_code ec) {
   if (ec || finished_) return;
   // Armed anew as the close began: the close handshake has taken too long.
   if (close_begun_) return finish();
-  // Reads only count bytes; the timer fires once per interval, never re-armed per message.
-  auto heard = ws_.next_layer().bytes_read();
-  if (heard != heard_at_tick_) {
-    heard_at_tick_ = heard;
+  // Reads only set a flag; the timer fires once per interval, never re-armed per message.
+  if (std::exchange(heard_, false)) {
     ping_sent_ = false;
     return arm_keepalive();
   }

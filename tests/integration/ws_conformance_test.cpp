@@ -339,6 +339,26 @@ TEST_F(WsConformance, ValidTextFrameGetsResponse) {
   expect_works(*ws);
 }
 
+// A connection waits for its next message with a read of no bytes, which a message of no
+// bytes completes by itself: it must still count as a message (not JSON: an Error), and the
+// connection must go on reading. So must a message whose pieces arrive while it waits.
+TEST_F(WsConformance, EmptyMessagesAndSlowFragmentsAreMessages) {
+  auto ws = open();
+  ASSERT_TRUE(ws->send_frame(kFin | kText, ""));
+  auto error = ws->next_message();
+  ASSERT_TRUE(error.has_value()) << "no answer to an empty message";
+  EXPECT_EQ(error->value("msg_type", -1), 7) << error->dump();
+  EXPECT_EQ((*error)["payload"].value("code", ""), "bad_json") << error->dump();
+  // An empty first fragment, then the rest, each sent on its own.
+  ASSERT_TRUE(ws->send_frame(kText, ""));
+  ASSERT_TRUE(ws->send_frame(kContinuation, std::string(kCreateRoom).substr(0, 5)));
+  ASSERT_TRUE(ws->send_frame(kFin | kContinuation, std::string(kCreateRoom).substr(5)));
+  auto created = ws->next_message();
+  ASSERT_TRUE(created.has_value()) << "no answer to a fragmented CreateRoom";
+  EXPECT_EQ(created->value("msg_type", -1), 5) << created->dump();
+  expect_works(*ws);
+}
+
 TEST_F(WsConformance, UnmaskedClientFrameClose1002) {
   auto ws = open();
   ASSERT_TRUE(ws->send_frame(kFin | kText, kCreateRoom, /*masked=*/false));

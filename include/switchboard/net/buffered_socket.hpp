@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -36,7 +37,10 @@ namespace switchboard {
 /// from the connection's I/O thread only.
 class BufferedSocket {
  public:
-  using socket_type = boost::asio::ip::tcp::socket;
+  /// The socket is bound to its io_context's own executor type rather than the type-erased
+  /// `any_io_executor`: every operation copies the executor, and an io_context's is a pointer.
+  using socket_type = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+                                                       boost::asio::io_context::executor_type>;
   using executor_type = socket_type::executor_type;
   using next_layer_type = socket_type;
   using error_code = boost::system::error_code;
@@ -48,7 +52,8 @@ class BufferedSocket {
   static constexpr std::size_t kReadChunk = 64 * 1024;
 
   /// `writes_waited` counts the times a send found the socket's buffer full.
-  BufferedSocket(socket_type&& socket, std::string early_data,
+  /// Takes over `socket`'s connection (re-registered with the same io_context).
+  BufferedSocket(boost::asio::ip::tcp::socket&& socket, std::string early_data,
                  std::atomic<std::uint64_t>& writes_waited);
   ~BufferedSocket();
   BufferedSocket(BufferedSocket&&) = delete;
@@ -67,8 +72,8 @@ class BufferedSocket {
   /// The writer's queue is empty: what was gathered goes out once the thread's ready handlers
   /// have run (a message they deliver joins it), unless the writer corks again first.
   void uncork();
-  /// Bytes read from the socket so far: the peer is alive while this moves.
-  std::uint64_t bytes_read() const { return bytes_read_; }
+  /// Whether bytes read from the socket wait here for Beast.
+  bool has_input() const { return pending_used_ < pending_.size(); }
   /// Bytes written and not yet taken by the socket.
   std::size_t unsent() const { return out_.size() - sent_; }
 
@@ -126,7 +131,10 @@ class BufferedSocket {
   void start_read(const MutableBuffers& buffers, Handler handler) {
     if (boost::asio::buffer_size(buffers) == 0) return post_completion(std::move(handler), {}, 0);
     error_code ec;
-    std::size_t n = read_now(buffers, ec);
+    // After a short read the socket is drained: no read that would only say so. The wait's
+    // EPOLL_CTL_MOD (Asio's, for every wait) reports at once what is there already, such as
+    // the peer's end of stream that came with the last data.
+    std::size_t n = has_input() || !drained_ ? read_now(buffers, ec) : 0;
     if (n > 0 || ec) return post_completion(std::move(handler), ec, n);
     // Nothing there: wait for the socket. A wait, not a read into a buffer, so an idle
     // connection holds none.
@@ -166,6 +174,7 @@ class BufferedSocket {
   void start_write(const ConstBuffers& buffers, Handler handler) {
     if (failed_) return post_completion(std::move(handler), failed_, 0);
     std::size_t n = boost::asio::buffer_size(buffers);
+    if (out_.capacity() == 0) take_spare_output();
     auto old = out_.size();
     out_.resize(old + n);
     boost::asio::buffer_copy(boost::asio::buffer(out_.data() + old, n), buffers);
@@ -193,6 +202,11 @@ class BufferedSocket {
   bool fill_pending(error_code& ec);
   /// Frees pending_ once it is all read.
   void release_pending();
+  /// out_ takes a buffer the thread keeps for reuse, if there is one: busy connections
+  /// gather into the same few buffers instead of each holding its own.
+  void take_spare_output();
+  /// out_ is all sent: its buffer goes back to the thread's spares (or is freed).
+  void release_output();
   /// Posts a flush, unless one is posted.
   void schedule_flush();
   /// Sends what is gathered until the socket takes no more; then waits for it to be writable.
@@ -211,7 +225,7 @@ class BufferedSocket {
   std::size_t sent_ = 0;
   std::unique_ptr<Held> held_;     // a write over the mark, waiting for the socket
   std::unique_ptr<Held> flushed_;  // a teardown, waiting for the output to go out
-  std::uint64_t bytes_read_ = 0;
+  bool drained_ = false;           // the last read from the socket was short: it had no more
   error_code failed_;
   bool corked_ = false;
   bool flush_posted_ = false;

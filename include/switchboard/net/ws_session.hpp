@@ -56,8 +56,14 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   };
 
   void on_accept(boost::system::error_code ec);
-  void do_read();
+  /// Waits for the next message to begin, holding no buffer of ours meanwhile.
+  void wait_for_message();
+  /// Reads the rest of a message that has begun into in_.
+  void read_message();
   void on_read(boost::system::error_code ec);
+  /// in_ borrows a buffer the thread keeps between messages, or gives it back.
+  void take_message_buffer();
+  void release_message_buffer();
   void on_text(std::string_view text);
 
   /// Queues `out` and starts the writer if it is idle (own thread or not).
@@ -98,13 +104,13 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   TokenBucket strikes_;  // how many rate-limited messages we tolerate before closing
 
   // Own thread only.
-  std::vector<Outgoing> batch_;      // what the writer took from the queue, written in order
-  std::size_t batch_next_ = 0;       // the next item of batch_ to write
-  std::uint64_t heard_at_tick_ = 0;  // the socket's bytes read at the keepalive's last tick
-  bool ping_sent_ = false;           // a keepalive ping is unanswered
-  bool close_begun_ = false;         // our close frame is queued: what arrives now is dropped
-  bool connected_ = false;           // registered with the hub
-  bool finished_ = false;            // the connection has ended
+  std::vector<Outgoing> batch_;  // what the writer took from the queue, written in order
+  std::size_t batch_next_ = 0;   // the next item of batch_ to write
+  bool heard_ = false;           // something arrived since the keepalive's last tick
+  bool ping_sent_ = false;       // a keepalive ping is unanswered
+  bool close_begun_ = false;     // our close frame is queued: what arrives now is dropped
+  bool connected_ = false;       // registered with the hub
+  bool finished_ = false;        // the connection has ended
 
   mutable std::mutex mutex_;  // guards the queue and what follows; deliver() comes from any thread
   std::vector<Outgoing> queue_;
