@@ -8,6 +8,7 @@
 #include "switchboard/auth/credential_cache.hpp"
 #include "switchboard/auth/turn_credentials.hpp"
 #include "switchboard/config/settings.hpp"
+#include "switchboard/net/keepalive_ticker.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/version.hpp"
 
@@ -17,6 +18,7 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
 
 namespace {
 /// How long a close handshake (ours or the peer's) may take before the socket is cut.
@@ -53,7 +55,6 @@ WsSession::WsSession(tcp::socket&& socket, ServerContext& ctx, Identity who,
                      std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data)
     : Peer(std::move(who)),
       ws_(std::move(socket), std::move(early_data), ctx.writes_waited),
-      timer_(ws_.get_executor()),
       ctx_(ctx),
       slot_(std::move(slot)),
       rate_(ctx.settings.rate_limit_per_sec, ctx.settings.rate_limit_burst),
@@ -101,7 +102,10 @@ void WsSession::on_accept(boost::system::error_code ec) {
   } else if (ctx_.shutting_down) {
     close(CloseCode::going_away, "server shutting down");
   }
-  arm_keepalive();
+  // Connecting counts as being heard from: the first ping comes after a silent interval.
+  heard_ = true;
+  next_keepalive_ = Clock::now() + std::chrono::seconds(ctx_.settings.ws_ping_interval);
+  KeepaliveTicker::of(ws_.get_executor()).watch(shared_from_this());
   wait_for_message();
 }
 
@@ -251,6 +255,8 @@ void WsSession::do_write() {
     std::lock_guard lock(mutex_);
     if (queue_.empty() || finished_) {
       writing_ = false;
+      // An idle connection holds no batch either.
+      std::vector<Outgoing>().swap(batch_);
       ws_.next_layer().uncork();
       return;
     }
@@ -287,27 +293,30 @@ void WsSession::on_write(boost::system::error_code ec) {
   do_write();
 }
 
-void WsSession::arm_keepalive() {
-  timer_.expires_after(std::chrono::seconds(ctx_.settings.ws_ping_interval));
-  timer_.async_wait([self = shared_from_this()](auto ec) { self->on_keepalive(ec); });
-}
-
-void WsSession::on_keepalive(boost::system::error_code ec) {
-  if (ec || finished_) return;
-  // Armed anew as the close began: the close handshake has taken too long.
-  if (close_begun_) return finish();
-  // Reads only set a flag; the timer fires once per interval, never re-armed per message.
+bool WsSession::on_tick(Clock::time_point now) {
+  if (finished_) return false;
+  if (close_begun_) {
+    // A peer that neither drains its socket nor lets our writes finish is cut off.
+    if (now < close_deadline_) return true;
+    spdlog::debug("ws user {}: close took too long, dropped", user_id());
+    finish();
+    return false;
+  }
+  if (now < next_keepalive_) return true;
+  next_keepalive_ = now + std::chrono::seconds(ctx_.settings.ws_ping_interval);
+  // Reads only set a flag: nothing is re-armed per message.
   if (std::exchange(heard_, false)) {
     ping_sent_ = false;
-    return arm_keepalive();
+    return true;
   }
   if (ping_sent_) {
     spdlog::debug("ws user {}: no answer to a ping, dropped", user_id());
-    return finish();
+    finish();
+    return false;
   }
   ping_sent_ = true;
   enqueue(Outgoing{nullptr, Outgoing::Kind::ping});
-  arm_keepalive();
+  return true;
 }
 
 void WsSession::close(CloseCode code, std::string_view reason) {
@@ -332,10 +341,8 @@ void WsSession::begin_close(CloseCode code, const std::string& reason) {
   // It will receive nothing more, so its rooms learn now that it is gone, not when the
   // close handshake finishes.
   leave_hub();
-  // A peer that neither drains its socket nor lets our writes finish is cut off: the
-  // keepalive's timer becomes the close's bound.
-  timer_.expires_after(kCloseGuard);
-  timer_.async_wait([self = shared_from_this()](auto ec) { self->on_keepalive(ec); });
+  // The thread's ticker cuts off a peer that neither drains its socket nor answers.
+  close_deadline_ = Clock::now() + kCloseGuard;
   enqueue(Outgoing{std::make_shared<const std::string>(reason), Outgoing::Kind::close, code});
 }
 
@@ -359,7 +366,6 @@ void WsSession::on_peer_close() {
 void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
-  timer_.cancel();
   {
     std::lock_guard lock(mutex_);
     closing_ = true;

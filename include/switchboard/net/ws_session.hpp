@@ -2,11 +2,11 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -16,6 +16,7 @@
 
 #include "switchboard/net/buffered_socket.hpp"
 #include "switchboard/net/connection_limiter.hpp"
+#include "switchboard/net/keepalive_ticker.hpp"
 #include "switchboard/net/server_context.hpp"
 #include "switchboard/signaling/peer.hpp"
 #include "switchboard/signaling/token_bucket.hpp"
@@ -31,7 +32,9 @@ namespace switchboard {
 /// too). The socket is corked while the queue has more, so what one turn of the thread
 /// delivers leaves in one system call. Its handlers all run on the I/O thread that accepted it;
 /// it lives while one of them is pending.
-class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
+class WsSession : public Peer,
+                  public KeepaliveTicker::Watcher,
+                  public std::enable_shared_from_this<WsSession> {
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
@@ -76,8 +79,9 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   void do_write();
   void on_write(boost::system::error_code ec);
 
-  void arm_keepalive();
-  void on_keepalive(boost::system::error_code ec);
+  /// From the thread's KeepaliveTicker, once a second: pings after a silent interval, drops
+  /// a peer silent for two, and bounds the close handshake.
+  bool on_tick(std::chrono::steady_clock::time_point now) override;
 
   /// Stops accepting messages and closes with `code`; with `flush`, after the queue drains.
   void start_close(CloseCode code, std::string_view reason, bool flush);
@@ -95,8 +99,6 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
 
   boost::beast::websocket::stream<BufferedSocket, false> ws_;
   boost::beast::flat_buffer in_;  // the message being read
-  /// The keepalive's interval timer, and after the close has begun its bound.
-  boost::asio::steady_timer timer_;
   ServerContext& ctx_;
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
   std::unique_ptr<Request> request_;  // the upgrade request, until Beast has answered it
@@ -106,11 +108,13 @@ class WsSession : public Peer, public std::enable_shared_from_this<WsSession> {
   // Own thread only.
   std::vector<Outgoing> batch_;  // what the writer took from the queue, written in order
   std::size_t batch_next_ = 0;   // the next item of batch_ to write
-  bool heard_ = false;           // something arrived since the keepalive's last tick
-  bool ping_sent_ = false;       // a keepalive ping is unanswered
-  bool close_begun_ = false;     // our close frame is queued: what arrives now is dropped
-  bool connected_ = false;       // registered with the hub
-  bool finished_ = false;        // the connection has ended
+  bool heard_ = false;           // something arrived since the keepalive's last look
+  std::chrono::steady_clock::time_point next_keepalive_;  // the keepalive's next look
+  std::chrono::steady_clock::time_point close_deadline_;  // once the close has begun
+  bool ping_sent_ = false;                                // a keepalive ping is unanswered
+  bool close_begun_ = false;  // our close frame is queued: what arrives now is dropped
+  bool connected_ = false;    // registered with the hub
+  bool finished_ = false;     // the connection has ended
 
   mutable std::mutex mutex_;  // guards the queue and what follows; deliver() comes from any thread
   std::vector<Outgoing> queue_;
