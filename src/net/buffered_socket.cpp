@@ -127,6 +127,11 @@ void BufferedSocket::flush() {
     }
     if (ec) return fail(ec);
     sent_ += n;
+    // While the socket stays backed up, what went out does not stay in memory.
+    if (sent_ >= kHighWater && unsent() > 0) {
+      out_.erase(0, sent_);
+      sent_ = 0;
+    }
     // A writer held above the mark goes on as soon as the excess is out.
     if (held_ && unsent() <= kHighWater) std::exchange(held_, nullptr)->complete({});
   }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -10,6 +11,7 @@
 #include "switchboard/config/settings.hpp"
 #include "switchboard/net/keepalive_ticker.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
+#include "switchboard/util/utf8.hpp"
 #include "switchboard/version.hpp"
 
 namespace switchboard {
@@ -36,6 +38,17 @@ std::vector<beast::flat_buffer>& spare_message_buffers() {
 
 /// Written batches above this many items give their memory back.
 constexpr std::size_t kKeptBatch = 16;
+
+/// Whether `text`, UTF-8 but for its end, does not stop inside a sequence.
+bool ends_in_whole_utf8(std::string_view text) {
+  if (text.empty()) return true;
+  const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* end = begin + text.size();
+  const auto* last = end - 1;
+  // Back over continuation bytes to the lead byte of the last sequence (at most three).
+  for (int i = 0; i < 3 && last > begin && (*last & 0xC0) == 0x80; ++i) --last;
+  return utf8_sequence(last, end) == static_cast<std::size_t>(end - last);
+}
 
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -117,18 +130,23 @@ void WsSession::wait_for_message() {
   release_message_buffer();
   // Empty, but not null: Beast's UTF-8 check does arithmetic on the pointer it is given.
   static char no_bytes[1];
-  ws_.async_read_some(net::buffer(no_bytes, 0), [self = shared_from_this()](auto ec, std::size_t) {
-    if (ec) return self->on_read(ec);
-    self->heard_ = true;
-    // A message of no bytes is whole already; anything else is read on.
-    if (self->ws_.is_message_done()) return self->on_read(ec);
-    self->read_message();
-  });
+  ws_.async_read_some(net::buffer(no_bytes, 0),
+                      net::bind_cancellation_slot(
+                          read_cancel_.slot(), [self = shared_from_this()](auto ec, std::size_t) {
+                            if (ec) return self->on_read(ec);
+                            self->heard_ = true;
+                            // A message of no bytes is whole already; anything else is read on.
+                            if (self->ws_.is_message_done()) return self->on_read(ec);
+                            self->read_message();
+                          }));
 }
 
 void WsSession::read_message() {
   take_message_buffer();
-  ws_.async_read(in_, [self = shared_from_this()](auto ec, std::size_t) { self->on_read(ec); });
+  ws_.async_read(in_, net::bind_cancellation_slot(
+                          read_cancel_.slot(), [self = shared_from_this()](auto ec, std::size_t) {
+                            self->on_read(ec);
+                          }));
 }
 
 void WsSession::take_message_buffer() {
@@ -165,7 +183,15 @@ void WsSession::on_read(boost::system::error_code ec) {
     start_close(CloseCode::unsupported_data, "binary messages are not supported", false);
   } else {
     auto data = in_.cdata();
-    on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    std::string_view text(static_cast<const char*>(data.data()), data.size());
+    // Beast checks UTF-8 as it reads, but not that the last sequence is whole when the final
+    // fragment is empty.
+    if (!ends_in_whole_utf8(text)) {
+      in_.clear();
+      start_close(CloseCode::invalid_utf8, "invalid UTF-8", false);
+      return wait_for_message();
+    }
+    on_text(text);
     in_.clear();
   }
   // Reading goes on after a close has begun: Beast's close handshake needs the peer's answer.
@@ -216,6 +242,7 @@ void WsSession::deliver(SharedText message) {
   // wait on it.
   spdlog::warn("ws user {}: closed as too slow a reader", user_id());
   net::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+    self->drop_unsent_ = true;
     self->begin_close(CloseCode::policy, "too slow to read its messages");
   });
 }
@@ -260,10 +287,16 @@ void WsSession::do_write() {
       ws_.next_layer().uncork();
       return;
     }
+    // The limit counts these until each is written.
     batch_.swap(queue_);
-    queued_messages_ = 0;
   }
   Outgoing& next = batch_[batch_next_++];
+  if (next.kind == Outgoing::Kind::text) {
+    std::lock_guard lock(mutex_);
+    --queued_messages_;
+  }
+  // A close that drops the queue drops what the writer had taken from it too.
+  if (next.kind == Outgoing::Kind::text && drop_unsent_) return do_write();
   // The batch holds the payload until the write completes.
   auto done = [self = shared_from_this()](auto ec, auto...) { self->on_write(ec); };
   switch (next.kind) {
@@ -276,12 +309,12 @@ void WsSession::do_write() {
       ws_.next_layer().uncork();
       return ws_.async_close(
           websocket::close_reason(static_cast<websocket::close_code>(next.code), *next.payload),
-          [self = shared_from_this()](auto ec) {
+          net::bind_cancellation_slot(close_cancel_.slot(), [self = shared_from_this()](auto ec) {
             if (ec && !normal_end(ec)) {
               spdlog::debug("ws user {}: close failed: {}", self->user_id(), ec.message());
             }
             self->finish();
-          });
+          }));
   }
 }
 
@@ -295,6 +328,13 @@ void WsSession::on_write(boost::system::error_code ec) {
 
 bool WsSession::on_tick(Clock::time_point now) {
   if (finished_) return false;
+  // Beast began a close itself (the peer's close frame, or a broken frame it answered with
+  // 1002, 1007 or 1009): the rooms learn now, and the same bound applies as to ours.
+  if (!close_begun_ && !ws_.is_open()) {
+    close_begun_ = true;
+    leave_hub();
+    close_deadline_ = now + kCloseGuard;
+  }
   if (close_begun_) {
     // A peer that neither drains its socket nor lets our writes finish is cut off.
     if (now < close_deadline_) return true;
@@ -330,9 +370,11 @@ void WsSession::start_close(CloseCode code, std::string_view reason, bool flush)
     closing_ = true;  // from now on deliver() drops messages
     if (!flush) clear_queue();
   }
-  net::dispatch(ws_.get_executor(), [self = shared_from_this(), code, r = std::string(reason)] {
-    self->begin_close(code, r);
-  });
+  net::dispatch(ws_.get_executor(),
+                [self = shared_from_this(), code, r = std::string(reason), flush] {
+                  if (!flush) self->drop_unsent_ = true;
+                  self->begin_close(code, r);
+                });
 }
 
 void WsSession::begin_close(CloseCode code, const std::string& reason) {
@@ -374,6 +416,11 @@ void WsSession::finish() {
   leave_hub();
   boost::system::error_code ignored;
   beast::get_lowest_layer(ws_).close(ignored);
+  // A read and our close can wait on each other inside Beast (a read that fails after our
+  // close frame went out wants to send one of its own): neither is a socket operation, so the
+  // close above does not end them, and each holds this session. Cancelled, both complete.
+  read_cancel_.emit(net::cancellation_type::terminal);
+  close_cancel_.emit(net::cancellation_type::terminal);
 }
 
 void WsSession::leave_hub() {
@@ -384,8 +431,9 @@ void WsSession::leave_hub() {
 }
 
 void WsSession::clear_queue() {
-  std::erase_if(queue_, [](const Outgoing& o) { return o.kind == Outgoing::Kind::text; });
-  queued_messages_ = 0;
+  // What the writer has taken counts until written (or skipped): only the queue's go here.
+  queued_messages_ -=
+      std::erase_if(queue_, [](const Outgoing& o) { return o.kind == Outgoing::Kind::text; });
 }
 
 }  // namespace switchboard

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "support/connected_user.hpp"
 #include "support/http_client.hpp"
@@ -697,6 +698,53 @@ TEST(WsConformanceEnd, DataAndTheEndOfStreamTogetherAreBothSeen) {
     EXPECT_EQ(host->ws.expect(3)["from"], guest.user_id) << "guest " << i;
     EXPECT_EQ(host->ws.expect(9)["payload"]["user_id"], guest.user_id) << "guest " << i;
   }
+}
+
+// Beast checks UTF-8 as it reads but not, when the final fragment is empty, that the message
+// ends on a whole sequence: the daemon checks that itself.
+TEST_F(WsConformance, InvalidUtf8EndingInAnEmptyFinalFragmentClose1007) {
+  auto ws = open();
+  ASSERT_TRUE(ws->send_frame(kText, "{\"a\":\"\xce"));
+  ASSERT_TRUE(ws->send_frame(kFin | kContinuation, ""));
+  expect_close(*ws, 1007, "a message ending inside a UTF-8 sequence");
+}
+
+// Our close (1003, for a binary message) and a read that then fails (invalid UTF-8 in a text
+// frame that was on its way) can wait on each other inside Beast. The connection must still
+// end and give its slot back: with one connection allowed per address, the next one is
+// admitted once the server has dropped the broken one.
+TEST(WsConformanceRace, ACloseRacingABrokenFrameStillFreesTheConnection) {
+  // Two: the registration's own HTTP connection may still hold one for an instant.
+  TestServer server([](Settings& s) { s.max_connections_per_ip = 2; });
+  auto key = register_user(server.port(), "racer").api_key;
+  // A welcomed connection, once the server admits one; null if it never does. The slot of
+  // an ended connection comes back as its session ends, an instant after the socket: poll,
+  // bounded.
+  auto admitted = [&]() -> std::unique_ptr<RawWs> {
+    for (int attempt = 0; attempt < 40; ++attempt) {
+      auto ws = std::make_unique<RawWs>();
+      if (ws->upgrade(server.port(), key).rfind("HTTP/1.1 101", 0) == 0 && ws->next_message()) {
+        return ws;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    return nullptr;
+  };
+  const std::string bad = "abc\xff" + std::string(60, 'x');
+  const std::string text = make_frame(kFin | kText, bad);
+  const std::size_t split = text.size() - bad.size() + 3;  // the header and "abc"
+  // Each round leaves a connection behind if the two wait on each other for good: the
+  // second round would then find no slot.
+  for (int round = 0; round < 3; ++round) {
+    auto ws = admitted();
+    ASSERT_TRUE(ws) << "round " << round << ": an earlier connection's slot was never freed";
+    ASSERT_TRUE(ws->send_raw(make_frame(kFin | kBinary, "bin") + text.substr(0, split)));
+    ASSERT_TRUE(ws->send_raw(text.substr(split)));
+    // The server closes (1003, or 1007), or drops the connection within its close bound.
+    auto r = ws->wait_close();
+    EXPECT_NE(r.kind, CloseResult::timed_out) << "round " << round << ": " << r.describe();
+  }
+  EXPECT_TRUE(admitted()) << "the last round's slot was never freed";
 }
 
 // --- the opening handshake ------------------------------------------------------------------

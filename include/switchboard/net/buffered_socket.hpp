@@ -80,13 +80,15 @@ class BufferedSocket {
   template <class MutableBuffers, class ReadHandler>
   auto async_read_some(const MutableBuffers& buffers, ReadHandler&& handler) {
     return boost::asio::async_initiate<ReadHandler, void(error_code, std::size_t)>(
-        [this](auto h, const MutableBuffers& b) { start_read(b, std::move(h)); }, handler, buffers);
+        [this](auto h, const MutableBuffers& b) { this->start_read(b, std::move(h)); }, handler,
+        buffers);
   }
 
   template <class ConstBuffers, class WriteHandler>
   auto async_write_some(const ConstBuffers& buffers, WriteHandler&& handler) {
     return boost::asio::async_initiate<WriteHandler, void(error_code, std::size_t)>(
-        [this](auto h, const ConstBuffers& b) { start_write(b, std::move(h)); }, handler, buffers);
+        [this](auto h, const ConstBuffers& b) { this->start_write(b, std::move(h)); }, handler,
+        buffers);
   }
 
   /// Beast's closing handshake ends with this (found by argument-dependent lookup): what is

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
@@ -108,6 +109,7 @@ class WsSession : public Peer,
   // Own thread only.
   std::vector<Outgoing> batch_;  // what the writer took from the queue, written in order
   std::size_t batch_next_ = 0;   // the next item of batch_ to write
+  bool drop_unsent_ = false;     // a close that drops the queue has begun: batch_'s texts go too
   bool heard_ = false;           // something arrived since the keepalive's last look
   std::chrono::steady_clock::time_point next_keepalive_;  // the keepalive's next look
   std::chrono::steady_clock::time_point close_deadline_;  // once the close has begun
@@ -115,6 +117,10 @@ class WsSession : public Peer,
   bool close_begun_ = false;  // our close frame is queued: what arrives now is dropped
   bool connected_ = false;    // registered with the hub
   bool finished_ = false;     // the connection has ended
+
+  // Cancel a read or our close that waits inside Beast (see finish).
+  boost::asio::cancellation_signal read_cancel_;
+  boost::asio::cancellation_signal close_cancel_;
 
   mutable std::mutex mutex_;  // guards the queue and what follows; deliver() comes from any thread
   std::vector<Outgoing> queue_;

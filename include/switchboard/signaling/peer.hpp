@@ -15,6 +15,7 @@ enum class CloseCode : std::uint16_t {
   going_away = 1001,
   protocol_error = 1002,
   unsupported_data = 1003,
+  invalid_utf8 = 1007,
   policy = 1008,
   too_big = 1009,
   internal_error = 1011,
