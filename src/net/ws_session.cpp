@@ -77,8 +77,9 @@ WsSession::~WsSession() = default;
 
 void WsSession::run(Request request) {
   ws_.next_layer().set_owner(weak_from_this());
-  // Beast's idle timer stays off (our keepalive ticks once per interval instead of being
-  // re-armed per read); its handshake timer bounds the opening and the closing handshakes.
+  // Beast's idle timer stays off (the thread's keepalive ticker looks once a second instead of
+  // a timer re-armed per read); its handshake timer bounds the opening handshake and our
+  // close. A close Beast begins itself is bounded by the ticker (on_tick).
   ws_.set_option(
       websocket::stream_base::timeout{kCloseGuard, websocket::stream_base::none(), false});
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
@@ -275,40 +276,44 @@ void WsSession::start_writing() {
 }
 
 void WsSession::do_write() {
-  if (batch_next_ == batch_.size()) {
-    // The batch is written: the next one is whatever was queued meanwhile.
-    batch_.size() > kKeptBatch ? std::vector<Outgoing>().swap(batch_) : batch_.clear();
-    batch_next_ = 0;
-    std::lock_guard lock(mutex_);
-    if (queue_.empty() || finished_) {
-      writing_ = false;
-      // An idle connection holds no batch either.
-      std::vector<Outgoing>().swap(batch_);
-      ws_.next_layer().uncork();
-      return;
+  Outgoing* next = nullptr;
+  while (next == nullptr) {
+    if (batch_next_ == batch_.size()) {
+      // The batch is written: the next one is whatever was queued meanwhile.
+      batch_.size() > kKeptBatch ? std::vector<Outgoing>().swap(batch_) : batch_.clear();
+      batch_next_ = 0;
+      std::lock_guard lock(mutex_);
+      if (queue_.empty() || finished_) {
+        writing_ = false;
+        // An idle connection holds no batch either.
+        std::vector<Outgoing>().swap(batch_);
+        ws_.next_layer().uncork();
+        return;
+      }
+      // The limit counts these until each is written.
+      batch_.swap(queue_);
     }
-    // The limit counts these until each is written.
-    batch_.swap(queue_);
+    Outgoing& item = batch_[batch_next_++];
+    if (item.kind == Outgoing::Kind::text) {
+      std::lock_guard lock(mutex_);
+      --queued_messages_;
+      // A close that drops the queue drops what the writer had taken from it too.
+      if (drop_unsent_) continue;
+    }
+    next = &item;
   }
-  Outgoing& next = batch_[batch_next_++];
-  if (next.kind == Outgoing::Kind::text) {
-    std::lock_guard lock(mutex_);
-    --queued_messages_;
-  }
-  // A close that drops the queue drops what the writer had taken from it too.
-  if (next.kind == Outgoing::Kind::text && drop_unsent_) return do_write();
   // The batch holds the payload until the write completes.
   auto done = [self = shared_from_this()](auto ec, auto...) { self->on_write(ec); };
-  switch (next.kind) {
+  switch (next->kind) {
     case Outgoing::Kind::text:
-      return ws_.async_write(net::buffer(*next.payload), std::move(done));
+      return ws_.async_write(net::buffer(*next->payload), std::move(done));
     case Outgoing::Kind::ping:
       return ws_.async_ping({}, std::move(done));
     case Outgoing::Kind::close:
       // The close handshake ends in Beast's teardown; the read sees its end and finishes.
       ws_.next_layer().uncork();
       return ws_.async_close(
-          websocket::close_reason(static_cast<websocket::close_code>(next.code), *next.payload),
+          websocket::close_reason(static_cast<websocket::close_code>(next->code), *next->payload),
           net::bind_cancellation_slot(close_cancel_.slot(), [self = shared_from_this()](auto ec) {
             if (ec && !normal_end(ec)) {
               spdlog::debug("ws user {}: close failed: {}", self->user_id(), ec.message());
