@@ -711,8 +711,8 @@ TEST_F(WsConformance, InvalidUtf8EndingInAnEmptyFinalFragmentClose1007) {
 
 // Our close (1003, for a binary message) and a read that then fails (invalid UTF-8 in a text
 // frame that was on its way) can wait on each other inside Beast. The connection must still
-// end and give its slot back: with one connection allowed per address, the next one is
-// admitted once the server has dropped the broken one.
+// end and give its slot back: with two connections allowed per address, each round's
+// connection is admitted only once the earlier ones have given theirs back.
 TEST(WsConformanceRace, ACloseRacingABrokenFrameStillFreesTheConnection) {
   // Two: the registration's own HTTP connection may still hold one for an instant.
   TestServer server([](Settings& s) { s.max_connections_per_ip = 2; });

@@ -138,11 +138,16 @@ class BufferedSocket {
     // the peer's end of stream that came with the last data.
     std::size_t n = has_input() || !drained_ ? read_now(buffers, ec) : 0;
     if (n > 0 || ec) return post_completion(std::move(handler), ec, n);
-    // Nothing there: wait for the socket. A wait, not a read into a buffer, so an idle
-    // connection holds none.
+    wait_readable(buffers, std::move(handler));
+  }
+
+  /// Nothing there: waits for the socket. A wait, not a read into a buffer, so an idle
+  /// connection holds none.
+  template <class MutableBuffers, class Handler>
+  void wait_readable(const MutableBuffers& buffers, Handler handler) {
     socket_.async_wait(socket_type::wait_read,
                        [this, keep = owner_.lock(), buffers, h = std::move(handler)](
-                           error_code wait_ec) mutable { on_readable(wait_ec, buffers, h); });
+                           error_code ec) mutable { on_readable(ec, buffers, h); });
   }
 
   template <class MutableBuffers, class Handler>
@@ -151,9 +156,7 @@ class BufferedSocket {
     if (!ec) n = read_now(buffers, ec);
     if (n == 0 && !ec) {
       // Readiness without data (another reader, or a spurious wake-up): wait again.
-      return socket_.async_wait(socket_type::wait_read,
-                                [this, keep = owner_.lock(), buffers, h = std::move(handler)](
-                                    error_code again) mutable { on_readable(again, buffers, h); });
+      return wait_readable(buffers, std::move(handler));
     }
     // A completion of our own wait: the handler may run here.
     std::move(handler)(ec, n);
