@@ -11,12 +11,12 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
   libboost1.81-all-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
-  libsodium-dev libspdlog-dev libfmt-dev libssl-dev
+  libsodium-dev libspdlog-dev libfmt-dev libssl-dev libpq-dev
   googletest libgtest-dev sqlite3 curl ca-certificates
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3) ;;
+    --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql) ;;
     --browser) packages+=(chromium coturn nodejs npm) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac

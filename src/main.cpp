@@ -4,9 +4,11 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "switchboard/cli/accounts_command.hpp"
 #include "switchboard/config/settings.hpp"
 #include "switchboard/server.hpp"
 #include "switchboard/util/logging.hpp"
@@ -14,6 +16,11 @@
 
 int main(int argc, char** argv) {
   using namespace switchboard;
+  if (argc >= 2 && std::string_view(argv[1]) == "accounts") {
+    init_logging("warn");
+    return run_accounts_command(std::vector<std::string>(argv + 2, argv + argc), std::cout,
+                                std::cerr);
+  }
   // --check-config: load and validate every setting, then exit (for operators and CI).
   std::vector<const char*> args;
   bool check_only = false;

@@ -65,8 +65,10 @@ struct Server::Impl {
         ioc(1),
         connection_contexts(make_connection_contexts(io_thread_count())),
         pool(settings.worker_threads, settings.hash_queue_limit),
-        store(settings.db_path),
+        store(open_user_store(settings.db_url.empty() ? settings.db_path : settings.db_url,
+                              settings.db_pool_size)),
         hasher(settings.argon2_opslimit, settings.argon2_memlimit),
+        credentials(settings.credential_cache_size),
         tickets(std::chrono::seconds(settings.ticket_ttl)),
         account_throttle(settings.login_free_failures,
                          std::chrono::seconds(settings.login_lockout_base),
@@ -74,7 +76,7 @@ struct Server::Impl {
         address_throttle(settings.login_free_failures * kAddressFailureFactor,
                          std::chrono::seconds(settings.login_lockout_base),
                          std::chrono::seconds(settings.login_lockout_max)),
-        accounts(store, hasher, pool, credentials, tickets, account_throttle, address_throttle),
+        accounts(*store, hasher, pool, credentials, tickets, account_throttle, address_throttle),
         files(settings.web_root),
         api(accounts, tickets, files),
         hub(room_limits(settings)),
@@ -94,7 +96,9 @@ struct Server::Impl {
   /// client reconnects at once, and each known key is then checked in memory, with no trip
   /// to SQLite. A store that cannot be read now only leaves the cache to fill as keys arrive.
   void preload_credentials() {
-    auto known = store.recent_identities(credentials.capacity());
+    spdlog::info("accounts in {}", store->describe());
+    if (credentials.capacity() == 0) return;
+    auto known = store->recent_identities(credentials.capacity());
     if (!known) {
       spdlog::warn("API keys not preloaded: {}", to_string(known.error()));
       return;
@@ -152,7 +156,7 @@ struct Server::Impl {
   IoContext ioc;
   std::vector<std::unique_ptr<IoContext>> connection_contexts;
   WorkerPool pool;
-  UserStore store;
+  std::unique_ptr<UserStore> store;
   PasswordHasher hasher;
   CredentialCache credentials;
   TicketStore tickets;

@@ -103,6 +103,18 @@ const std::vector<Option>& options() {
                       &Settings::server_port, 0, 65535),
       string_option("db_path", "SQLite database file (default switchboard.db)", &Settings::db_path,
                     false),
+      {"db_url",
+       "PostgreSQL URI (postgresql://USER:PASSWORD@HOST:PORT/DB) to keep accounts in "
+       "instead of db_path's SQLite file",
+       [](Settings& s, const std::string& v) -> std::string {
+         if (!v.empty() && !v.starts_with("postgresql://") && !v.starts_with("postgres://")) {
+           return "expected a postgresql:// URI";
+         }
+         s.db_url = v;
+         return {};
+       }},
+      unsigned_option("db_pool_size", "most connections open to db_url's server (default 4)",
+                      &Settings::db_pool_size, 1, 1024),
       string_option("web_root", "directory of static files served at / (default web)",
                     &Settings::web_root, true),
       {"log_level", "trace, debug, info, warn, error, critical or off (default info)",
@@ -143,6 +155,10 @@ const std::vector<Option>& options() {
                       &Settings::argon2_memlimit, 8192, std::uint64_t{4} << 30),
       unsigned_option("hash_queue_limit", "password hashes queued before 503 (default 64)",
                       &Settings::hash_queue_limit, 1, 1'000'000),
+      unsigned_option("credential_cache_size",
+                      "API keys kept in memory for authentication; 0 asks the account store "
+                      "on every connect (default 200000)",
+                      &Settings::credential_cache_size, 0, 100'000'000),
       unsigned_option("ticket_ttl", "seconds a /ws ticket stays valid (default 30)",
                       &Settings::ticket_ttl, 1, 3600),
       unsigned_option("login_free_failures", "wrong passwords before lock-out (default 5)",
@@ -207,7 +223,8 @@ const Option* find_option(const std::string& key) {
 std::string help_text() {
   std::ostringstream out;
   out << "switchboard " << kVersion << ": a WebRTC signaling daemon\n\n"
-      << "Usage: switchboard [--config FILE] [--SETTING VALUE]...\n\n"
+      << "Usage: switchboard [--config FILE] [--SETTING VALUE]...\n"
+      << "       switchboard accounts copy --from LOCATION --to LOCATION [--replace]\n\n"
       << "Each setting may come from the config file (key = value), the environment (upper\n"
       << "case) or a flag; flags beat environment beats file beats defaults.\n\n"
       << "  --config FILE (CONFIG_FILE)\n      read settings from FILE\n"

@@ -11,6 +11,7 @@
 #include "switchboard/config/settings.hpp"
 #include "switchboard/net/keepalive_ticker.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
+#include "switchboard/util/clock.hpp"
 #include "switchboard/util/utf8.hpp"
 #include "switchboard/version.hpp"
 
@@ -48,12 +49,6 @@ bool ends_in_whole_utf8(std::string_view text) {
   // Back over continuation bytes to the lead byte of the last sequence (at most three).
   for (int i = 0; i < 3 && last > begin && (*last & 0xC0) == 0x80; ++i) --last;
   return utf8_sequence(last, end) == static_cast<std::size_t>(end - last);
-}
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 /// Normal ends of a connection, not worth more than a debug line.
@@ -107,7 +102,7 @@ void WsSession::on_accept(boost::system::error_code ec) {
   }
   spdlog::debug("ws user {} ({}) connected", user_id(), identity().username);
   deliver(make_welcome(user_id(), identity().username,
-                       ice_servers_for(ctx_.settings, user_id(), unix_now())));
+                       ice_servers_for(ctx_.settings, user_id(), unix_seconds())));
   ctx_.hub.connect(shared_from_this());
   connected_ = true;
   // A key rotated while this connection was being set up must not slip through.

@@ -32,7 +32,7 @@
 #include "switchboard/auth/password_hasher.hpp"
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/net/request_adapter.hpp"
-#include "switchboard/store/user_store.hpp"
+#include "switchboard/store/sqlite_user_store.hpp"
 #include "switchboard/util/json_depth.hpp"
 #include "switchboard/util/worker_pool.hpp"
 
@@ -57,7 +57,7 @@ std::chrono::steady_clock::time_point fake_now() {
 /// The daemon's account stack, built once per process on a SQLite file in a temp dir.
 struct Stack {
   std::filesystem::path dir;
-  std::optional<UserStore> store;
+  std::optional<SqliteUserStore> store;
   PasswordHasher hasher{1, 8192};
   WorkerPool pool{1, 16};
   CredentialCache credentials;

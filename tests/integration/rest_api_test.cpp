@@ -18,13 +18,19 @@ HttpResult post_register(std::uint16_t port, const json& body) {
   return http_post_json(port, "/register", body);
 }
 
-class RestApiTest : public ::testing::Test {
+/// Every test of the API runs against both account stores: a SQLite file and a database on
+/// the test run's PostgreSQL server.
+class RestApiTest : public ::testing::TestWithParam<SqlDialect> {
  protected:
-  TestServer server_;
+  TestServer server_{with_store(GetParam())};
   std::uint16_t port() const { return server_.port(); }
 };
 
-TEST_F(RestApiTest, RegisterReturnsIdNameAndKey) {
+INSTANTIATE_TEST_SUITE_P(Stores, RestApiTest,
+                         ::testing::Values(SqlDialect::sqlite, SqlDialect::postgresql),
+                         [](const auto& p) { return dialect_test_name(p.param); });
+
+TEST_P(RestApiTest, RegisterReturnsIdNameAndKey) {
   auto r = post_register(port(), {{"Username", "alice"}, {"Password", "correct horse"}});
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.header("content-type"), "application/json");
@@ -37,19 +43,38 @@ TEST_F(RestApiTest, RegisterReturnsIdNameAndKey) {
       std::string::npos);
 }
 
-TEST_F(RestApiTest, LowercaseFieldNamesAreAccepted) {
+TEST_P(RestApiTest, LowercaseFieldNamesAreAccepted) {
   auto r = post_register(port(), {{"username", "bob"}, {"password", "correct horse"}});
   EXPECT_EQ(r.status, 201) << r.body;
 }
 
-TEST_F(RestApiTest, UsernamesAreUniqueWithoutRegardToCase) {
+TEST_P(RestApiTest, UsernamesAreUniqueWithoutRegardToCase) {
   register_user(port(), "Carol");
   auto r = post_register(port(), {{"Username", "cAROL"}, {"Password", "another password"}});
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(r.error_code(), "username_taken");
 }
 
-TEST_F(RestApiTest, MalformedBodiesAreInvalidJson) {
+TEST_P(RestApiTest, ConcurrentRegistrationsOfOneNameGetExactlyOne201) {
+  constexpr int kClients = 8;
+  std::vector<std::future<HttpResult>> results;
+  for (int i = 0; i < kClients; ++i) {
+    results.push_back(std::async(std::launch::async, [&, i] {
+      return post_register(port(), {{"Username", i % 2 ? "Racer" : "rACER"},
+                                    {"Password", "password " + std::to_string(i)}});
+    }));
+  }
+  int created = 0, taken = 0;
+  for (auto& f : results) {
+    auto r = f.get();
+    if (r.status == 201) ++created;
+    if (r.status == 409 && r.error_code() == "username_taken") ++taken;
+  }
+  EXPECT_EQ(created, 1);
+  EXPECT_EQ(taken, kClients - 1);
+}
+
+TEST_P(RestApiTest, MalformedBodiesAreInvalidJson) {
   for (const std::string& body :
        std::vector<std::string>{"{", "not json", "[]", "\"alice\"", "42", ""}) {
     auto r =
@@ -63,7 +88,7 @@ TEST_F(RestApiTest, MalformedBodiesAreInvalidJson) {
   EXPECT_EQ(r.error_code(), "invalid_json");
 }
 
-TEST_F(RestApiTest, MissingOrMistypedFieldsAreMissingField) {
+TEST_P(RestApiTest, MissingOrMistypedFieldsAreMissingField) {
   for (const json& body : {json{{"Username", "dave"}}, json{{"Password", "correct horse"}},
                            json{{"Username", 42}, {"Password", "correct horse"}},
                            json{{"Username", "dave"}, {"Password", nullptr}}}) {
@@ -73,7 +98,7 @@ TEST_F(RestApiTest, MissingOrMistypedFieldsAreMissingField) {
   }
 }
 
-TEST_F(RestApiTest, UsernameRulesAreEnforced) {
+TEST_P(RestApiTest, UsernameRulesAreEnforced) {
   for (const std::string& name :
        std::vector<std::string>{"ab", std::string(33, 'a'), "has space", "semi;colon", "ünï"}) {
     auto r = post_register(port(), {{"Username", name}, {"Password", "correct horse"}});
@@ -87,7 +112,7 @@ TEST_F(RestApiTest, UsernameRulesAreEnforced) {
   }
 }
 
-TEST_F(RestApiTest, PasswordLengthIsEnforced) {
+TEST_P(RestApiTest, PasswordLengthIsEnforced) {
   for (const std::string& pw : {std::string(7, 'p'), std::string(129, 'p')}) {
     auto r = post_register(port(), {{"Username", "erin"}, {"Password", pw}});
     EXPECT_EQ(r.status, 400);
@@ -98,7 +123,7 @@ TEST_F(RestApiTest, PasswordLengthIsEnforced) {
       201);
 }
 
-TEST_F(RestApiTest, NonJsonContentTypeIs415) {
+TEST_P(RestApiTest, NonJsonContentTypeIs415) {
   auto body = json{{"Username", "frank"}, {"Password", "correct horse"}}.dump();
   for (const std::string& type :
        std::vector<std::string>{"text/plain", "application/x-www-form-urlencoded", ""}) {
@@ -113,7 +138,7 @@ TEST_F(RestApiTest, NonJsonContentTypeIs415) {
   EXPECT_EQ(ok.status, 201);
 }
 
-TEST_F(RestApiTest, OversizedBodyIs413) {
+TEST_P(RestApiTest, OversizedBodyIs413) {
   json body = {
       {"Username", "gina"}, {"Password", "correct horse"}, {"pad", std::string(9000, 'x')}};
   auto r = http_post_json(port(), "/register", body);
@@ -121,13 +146,13 @@ TEST_F(RestApiTest, OversizedBodyIs413) {
   EXPECT_EQ(r.error_code(), "body_too_large");
 }
 
-TEST_F(RestApiTest, OversizedHeadersAre431) {
+TEST_P(RestApiTest, OversizedHeadersAre431) {
   auto r = http_request(port(), "GET", "/healthz", "", {{"X-Filler", std::string(10000, 'h')}});
   EXPECT_EQ(r.status, 431);
   EXPECT_EQ(r.error_code(), "headers_too_large");
 }
 
-TEST_F(RestApiTest, UnknownPathIs404AndWrongMethodIs405) {
+TEST_P(RestApiTest, UnknownPathIs404AndWrongMethodIs405) {
   auto missing = http_request(port(), "GET", "/nope");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.error_code(), "not_found");
@@ -139,24 +164,24 @@ TEST_F(RestApiTest, UnknownPathIs404AndWrongMethodIs405) {
   EXPECT_EQ(http_request(port(), "POST", "/ws").status, 405);
 }
 
-TEST_F(RestApiTest, HealthzIsOk) {
+TEST_P(RestApiTest, HealthzIsOk) {
   auto r = http_request(port(), "GET", "/healthz");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.json_body, json({{"status", "ok"}}));
 }
 
-TEST_F(RestApiTest, PlainGetOfWsIs426) {
+TEST_P(RestApiTest, PlainGetOfWsIs426) {
   auto r = http_request(port(), "GET", "/ws");
   EXPECT_EQ(r.status, 426);
   EXPECT_EQ(r.error_code(), "upgrade_required");
 }
 
-TEST_F(RestApiTest, MalformedHttpIs400) {
+TEST_P(RestApiTest, MalformedHttpIs400) {
   auto reply = raw_exchange(port(), "BLAH\r\n\r\n");
   EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
 }
 
-TEST_F(RestApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+TEST_P(RestApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   std::string one = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
   std::string last = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   auto reply = raw_exchange(port(), one + one + last);
@@ -168,7 +193,7 @@ TEST_F(RestApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(count, 3u) << reply;
 }
 
-TEST_F(RestApiTest, UpdatePasswordChangesWhichPasswordWorks) {
+TEST_P(RestApiTest, UpdatePasswordChangesWhichPasswordWorks) {
   auto user = register_user(port(), "henry", "first password");
   auto r = http_post_json(
       port(), "/updatepassword",
@@ -183,7 +208,7 @@ TEST_F(RestApiTest, UpdatePasswordChangesWhichPasswordWorks) {
   EXPECT_EQ(fresh.status, 200);
 }
 
-TEST_F(RestApiTest, UpdatePasswordChecksFormatBeforeCredentials) {
+TEST_P(RestApiTest, UpdatePasswordChecksFormatBeforeCredentials) {
   register_user(port(), "iris", "the password");
   auto bad_new = http_post_json(
       port(), "/updatepassword",
@@ -199,7 +224,7 @@ TEST_F(RestApiTest, UpdatePasswordChecksFormatBeforeCredentials) {
   EXPECT_EQ(bad_name.error_code(), "invalid_username");
 }
 
-TEST_F(RestApiTest, UnknownUserAndWrongPasswordGetTheSameAnswer) {
+TEST_P(RestApiTest, UnknownUserAndWrongPasswordGetTheSameAnswer) {
   register_user(port(), "jack", "the password");
   auto wrong = http_post_json(port(), "/regenerate",
                               {{"Username", "jack"}, {"Password", "not the password"}});
@@ -211,7 +236,7 @@ TEST_F(RestApiTest, UnknownUserAndWrongPasswordGetTheSameAnswer) {
   EXPECT_EQ(wrong.error_code(), "invalid_credentials");
 }
 
-TEST_F(RestApiTest, RegenerateReplacesTheKey) {
+TEST_P(RestApiTest, RegenerateReplacesTheKey) {
   auto user = register_user(port(), "kate", "the password");
   auto r =
       http_post_json(port(), "/regenerate", {{"Username", "kate"}, {"Password", "the password"}});
@@ -226,7 +251,7 @@ TEST_F(RestApiTest, RegenerateReplacesTheKey) {
   EXPECT_EQ(new_ticket.status, 200);
 }
 
-TEST_F(RestApiTest, WsTicketAcceptsBothHeaderForms) {
+TEST_P(RestApiTest, WsTicketAcceptsBothHeaderForms) {
   auto user = register_user(port(), "liam");
   auto a = http_request(port(), "POST", "/ws-ticket", "", {{"X-API-Key", user.api_key}});
   ASSERT_EQ(a.status, 200) << a.body;
@@ -238,7 +263,7 @@ TEST_F(RestApiTest, WsTicketAcceptsBothHeaderForms) {
   EXPECT_NE(a.json_body["ticket"], b.json_body["ticket"]);
 }
 
-TEST_F(RestApiTest, WsTicketRejectsMissingOrWrongKeys) {
+TEST_P(RestApiTest, WsTicketRejectsMissingOrWrongKeys) {
   register_user(port(), "mia");
   for (const auto& headers : std::vector<std::vector<std::pair<std::string, std::string>>>{
            {},
@@ -252,7 +277,7 @@ TEST_F(RestApiTest, WsTicketRejectsMissingOrWrongKeys) {
   EXPECT_EQ(http_request(port(), "GET", "/ws-ticket").status, 405);
 }
 
-TEST_F(RestApiTest, ResponsesAreNotCacheable) {
+TEST_P(RestApiTest, ResponsesAreNotCacheable) {
   auto r = post_register(port(), {{"Username", "noah"}, {"Password", "correct horse"}});
   EXPECT_EQ(r.header("cache-control"), "no-store");
 }

@@ -73,6 +73,21 @@ std::uint16_t DaemonProcess::wait_listening(std::chrono::milliseconds timeout) {
   }
 }
 
+bool DaemonProcess::read_stdout_to_end(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[512];
+    auto n = read(stdout_fd_, buf, sizeof buf);
+    if (n <= 0) return true;
+    out_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 void DaemonProcess::signal(int signo) {
   if (!status_) kill(pid_, signo);
 }

@@ -24,6 +24,9 @@ class DaemonProcess {
 
   /// The port from the `listening on http://HOST:PORT` line; 0 if it did not come in time.
   std::uint16_t wait_listening(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  /// Reads stdout until the process closes it (a command that prints and exits); false if it
+  /// was still open at the timeout.
+  bool read_stdout_to_end(std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// Everything read from stdout so far.
   const std::string& stdout_text() const { return out_; }
   void signal(int signo);

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "support/http_client.hpp"
+#include "support/postgres_server.hpp"
 #include "switchboard/server.hpp"
 
 namespace switchboard::test {
@@ -24,6 +25,18 @@ Settings test_settings(const TempDir& dir) {
   s.argon2_memlimit = 8192;
   s.shutdown_grace = 5;
   return s;
+}
+
+std::function<void(Settings&)> with_store(SqlDialect dialect,
+                                          std::function<void(Settings&)> adjust) {
+  return [dialect, adjust = std::move(adjust)](Settings& s) {
+    if (dialect == SqlDialect::postgresql) s.db_url = fresh_postgres_database();
+    if (adjust) adjust(s);
+  };
+}
+
+std::string dialect_test_name(SqlDialect dialect) {
+  return dialect == SqlDialect::sqlite ? "SQLite" : "PostgreSQL";
 }
 
 TestServer::TestServer(std::function<void(Settings&)> adjust) : settings_(test_settings(dir_)) {

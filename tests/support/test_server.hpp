@@ -8,6 +8,7 @@
 
 #include "support/temp_dir.hpp"
 #include "switchboard/config/settings.hpp"
+#include "switchboard/store/migrations.hpp"
 
 namespace switchboard {
 class Server;
@@ -17,6 +18,14 @@ namespace switchboard::test {
 
 /// Settings for tests: port 0, a SQLite file in `dir`, the cheapest Argon2 cost, quiet logs.
 Settings test_settings(const TempDir& dir);
+
+/// Keeps the accounts of a TestServer in `dialect`'s store: the SQLite file of
+/// test_settings, or a fresh database on the test run's PostgreSQL server.
+std::function<void(Settings&)> with_store(SqlDialect dialect,
+                                          std::function<void(Settings&)> adjust = {});
+
+/// "SQLite" or "PostgreSQL": the name of a parameterised test's instance.
+std::string dialect_test_name(SqlDialect dialect);
 
 /// The real daemon, in process, listening on an OS-chosen loopback port, its io_context on
 /// two threads. Stops (gracefully, bounded) on destruction.
@@ -28,7 +37,7 @@ class TestServer {
   std::uint16_t port() const { return port_; }
   const Settings& settings() const { return settings_; }
   const TempDir& dir() const { return dir_; }
-  /// How many WebSocket connections have moved to their room host's I/O thread so far.
+  /// How many writes waited for the socket (above BufferedSocket's high-water mark) so far.
   std::uint64_t writes_waited() const;
   /// Graceful shutdown; fails the test (and aborts) if it does not finish within 20 s.
   void stop();

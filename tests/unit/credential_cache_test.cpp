@@ -79,5 +79,14 @@ TEST(CredentialCache, CapacityIsBounded) {
   EXPECT_TRUE(cache.find("h9").has_value());
 }
 
+TEST(CredentialCache, CapacityZeroHoldsNothing) {
+  CredentialCache cache(0);
+  cache.put({7, "alice", "h"});
+  EXPECT_FALSE(cache.find("h").has_value());
+  // Revocation is still remembered: a lookup in flight must not resurrect the key.
+  cache.revoke("h");
+  EXPECT_TRUE(cache.was_revoked("h"));
+}
+
 }  // namespace
 }  // namespace switchboard

@@ -65,6 +65,18 @@ TEST(Settings, DefaultsWithNoInput) {
   EXPECT_GE(s.rate_limit_per_sec, 100.0);
 }
 
+TEST(Settings, DbUrlMustBeAPostgresqlUri) {
+  auto s = expect_settings(load({}, {{"DB_URL", "postgresql://u:p@db.example.org:5432/sb"}}));
+  EXPECT_EQ(s.db_url, "postgresql://u:p@db.example.org:5432/sb");
+  EXPECT_EQ(expect_settings(load({"--db-url", "postgres://h/db"})).db_url, "postgres://h/db");
+  EXPECT_EQ(expect_settings(load({})).db_url, "");
+  EXPECT_EQ(expect_settings(load({})).db_pool_size, 4u);
+  auto e = expect_error(load({}, {{"DB_URL", "mysql://u:p@h/db"}}));
+  EXPECT_NE(e.find("db_url"), std::string::npos) << e;
+  EXPECT_NE(expect_error(load({"--db-pool-size", "0"})).find("db_pool_size"), std::string::npos);
+  EXPECT_EQ(expect_settings(load({"--credential-cache-size", "0"})).credential_cache_size, 0u);
+}
+
 TEST(Settings, UnrelatedEnvironmentIsIgnored) {
   Settings s = expect_settings(load({}, {{"PATH", "/usr/bin"}, {"HOME", "/root"}}));
   EXPECT_EQ(s.server_port, 8080);

@@ -17,6 +17,8 @@ struct Settings {
   std::string server_host = "127.0.0.1";
   std::uint16_t server_port = 8080;
   std::string db_path = "switchboard.db";
+  std::string db_url;  // postgresql://... keeps accounts in PostgreSQL instead of db_path
+  unsigned db_pool_size = 4;
   std::string web_root = "web";
   std::string log_level = "info";
   unsigned io_threads = 0;  // 0: one per core
@@ -35,6 +37,7 @@ struct Settings {
   std::uint64_t argon2_opslimit = 2;
   std::size_t argon2_memlimit = 19 * 1024 * 1024;  // OWASP's minimum for Argon2id
   std::size_t hash_queue_limit = 64;               // pending Argon2 jobs before 503
+  std::size_t credential_cache_size = 200'000;     // API keys held in memory; 0: ask the store
   unsigned ticket_ttl = 30;
   unsigned login_free_failures = 5;  // failures allowed before the lock-out starts
   unsigned login_lockout_base = 1;   // seconds; doubles with each further failure

@@ -4,13 +4,16 @@
 
 namespace switchboard {
 
-/// One schema step from db/migrations/, embedded at build time. The N-th migration (1-based)
-/// brings a database to `PRAGMA user_version = N`.
+/// The SQL dialects an account store speaks; each has its own directory of migrations.
+enum class SqlDialect { sqlite, postgresql };
+
+/// One schema step from db/migrations/<dialect>/, embedded at build time. The N-th migration
+/// (1-based) brings a database to schema version N.
 struct Migration {
   const char* name;
   const char* sql;
 };
 
-const std::vector<Migration>& schema_migrations();
+const std::vector<Migration>& schema_migrations(SqlDialect dialect);
 
 }  // namespace switchboard
