@@ -18,6 +18,7 @@
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/net/http_session.hpp"
 #include "switchboard/net/listener.hpp"
+#include "switchboard/signaling/session_manager.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/store/user_store.hpp"
 #include "switchboard/util/worker_pool.hpp"
@@ -27,6 +28,9 @@ namespace switchboard {
 namespace net = boost::asio;
 
 namespace {
+/// The most a session keeps for a resume, whatever resume_buffer says (protocol.md).
+constexpr std::size_t kResumeBytes = 1 << 20;
+
 /// A client address may fail this many times more often than one account before it is
 /// throttled: many users can share one address (an office, a carrier NAT).
 constexpr unsigned kAddressFailureFactor = 4;
@@ -80,12 +84,14 @@ struct Server::Impl {
         files(settings.web_root),
         api(accounts, tickets, files),
         hub(room_limits(settings)),
+        sessions(hub, settings.resume_window, KeepLimits{settings.resume_buffer, kResumeBytes}),
         limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
                                                     settings.max_connections_per_ip)),
-        ctx{settings, api,           accounts,      tickets,      credentials,
-            hub,      http_sessions, shutting_down, writes_waited},
+        ctx{settings, api,      accounts,      tickets,       credentials,
+            hub,      sessions, http_sessions, shutting_down, writes_waited},
         shutdown_strand(net::make_strand(ioc)),
         grace_timer(shutdown_strand),
+        sweep_timer(shutdown_strand),
         signals(ioc) {
     accounts.set_key_revoked_handler(
         [this](UserId user, const std::string& old_hash) { hub.revoke_key(user, old_hash); });
@@ -112,11 +118,23 @@ struct Server::Impl {
     return std::max(1u, std::thread::hardware_concurrency());
   }
 
+  /// Once a second: the sessions detached for longer than the resume window end.
+  void sweep_sessions() {
+    if (settings.resume_window == 0) return;
+    sweep_timer.expires_after(std::chrono::seconds(1));
+    sweep_timer.async_wait([this](auto ec) {
+      if (ec || shutting_down) return;
+      sessions.sweep(std::chrono::steady_clock::now());
+      sweep_sessions();
+    });
+  }
+
   void begin_shutdown() {
     if (shutting_down.exchange(true)) return;
     spdlog::info("shutting down: {} connections open", limiter->open());
     boost::system::error_code ignored;
     signals.cancel(ignored);
+    sweep_timer.cancel();
     if (listener) listener->stop();
     api.begin_shutdown();
     hub.close_all(CloseCode::going_away, "server shutting down");
@@ -166,6 +184,7 @@ struct Server::Impl {
   StaticFiles files;
   RestApi api;
   SignalingHub hub;
+  SessionManager sessions;
   HttpSessionSet http_sessions;
   std::shared_ptr<ConnectionLimiter> limiter;
   std::atomic<bool> shutting_down{false};
@@ -173,6 +192,7 @@ struct Server::Impl {
   ServerContext ctx;
   net::strand<net::io_context::executor_type> shutdown_strand;
   net::steady_timer grace_timer;
+  net::steady_timer sweep_timer;  // ends sessions whose resume window has passed
   net::signal_set signals;
   std::shared_ptr<Listener> listener;
 };
@@ -187,6 +207,10 @@ const Settings& Server::settings() const {
 
 std::uint64_t Server::writes_waited() const {
   return impl_->writes_waited.load();
+}
+
+std::size_t Server::detached_sessions() const {
+  return impl_->sessions.detached_count();
 }
 
 std::uint16_t Server::start(bool handle_signals) {
@@ -205,6 +229,7 @@ std::uint16_t Server::start(bool handle_signals) {
       impl_->all_contexts(), net::ip::tcp::endpoint(address, impl_->settings.server_port),
       impl_->ctx, impl_->limiter);
   impl_->listener->run();
+  net::post(s.shutdown_strand, [&s] { s.sweep_sessions(); });
   return impl_->listener->local_endpoint().port();
 }
 

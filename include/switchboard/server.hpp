@@ -32,6 +32,8 @@ class Server {
   const Settings& settings() const;
   /// WebSocket writes that found the socket's buffer full and waited for it to drain.
   std::uint64_t writes_waited() const;
+  /// Sessions whose connection was lost, waiting for a resume.
+  std::size_t detached_sessions() const;
 
  private:
   struct Impl;

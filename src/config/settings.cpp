@@ -197,6 +197,13 @@ const std::vector<Option>& options() {
                     &Settings::rate_limit_burst, 1),
       unsigned_option("rate_limit_strikes", "rate-limited messages before close 1008 (100)",
                       &Settings::rate_limit_strikes, 1, 1'000'000),
+      unsigned_option("resume_window",
+                      "seconds a session whose connection was lost waits for a resume; 0 turns "
+                      "resume off (default 30)",
+                      &Settings::resume_window, 0, 3600),
+      unsigned_option("resume_buffer",
+                      "messages a session keeps for a resume, at most 1 MiB of them (default 256)",
+                      &Settings::resume_buffer, 1, 100'000),
   };
   return table;
 }

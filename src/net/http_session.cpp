@@ -1,5 +1,7 @@
 #include "switchboard/net/http_session.hpp"
 
+#include <charconv>
+
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -21,6 +23,22 @@
 #include "switchboard/version.hpp"
 
 namespace switchboard {
+
+namespace {
+/// The session a /ws upgrade asks to resume (`resume` and `last_seq`); nullopt when it asks
+/// for none or asks malformedly: either way it gets a fresh session.
+std::optional<ResumeRequest> resume_request(std::string_view query) {
+  std::string id = query_param(query, "resume");
+  if (id.empty()) return std::nullopt;
+  std::string last = query_param(query, "last_seq");
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), n);
+  if (!last.empty() && (ec != std::errc() || end != last.data() + last.size())) {
+    return std::nullopt;
+  }
+  return ResumeRequest{std::move(id), n};
+}
+}  // namespace
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -116,8 +134,10 @@ void HttpSession::on_request() {
                     });
   } catch (const std::exception& e) {
     // A bug of ours, not the client's: log it, answer without internals.
-    spdlog::error("http {}: {} {} failed: {}", peer_address_, req.method_string(), req.target(),
-                  e.what());
+    // The path only: a query may hold a secret (a ticket, a session).
+    auto target = req.target();
+    spdlog::error("http {}: {} {} failed: {}", peer_address_, req.method_string(),
+                  target.substr(0, target.find('?')), e.what());
     keep_alive_ = false;
     respond(error_response(500, "internal", "Internal error."));
   }
@@ -153,6 +173,7 @@ void HttpSession::upgrade() {
   auto unauthorized = [] {
     return error_response(401, "invalid_api_key", "A valid API key or ticket is required.");
   };
+  resume_ = resume_request(lifted.query);
   std::string ticket = query_param(lifted.query, "ticket");
   if (!ticket.empty()) {
     auto who = ctx_.tickets.redeem(ticket);
@@ -179,7 +200,7 @@ void HttpSession::accept_upgrade(Identity who) {
   auto pending = buffer_.cdata();
   std::string early(static_cast<const char*>(pending.data()), pending.size());
   auto ws = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who),
-                                        std::move(slot_), std::move(early));
+                                        std::move(slot_), std::move(early), std::move(resume_));
   ws->run(parser_->release());
 }
 

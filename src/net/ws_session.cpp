@@ -2,8 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <charconv>
+#include <cstring>
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include "switchboard/auth/credential_cache.hpp"
@@ -60,8 +65,10 @@ bool normal_end(boost::system::error_code ec) {
 }  // namespace
 
 WsSession::WsSession(tcp::socket&& socket, ServerContext& ctx, Identity who,
-                     std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data)
-    : Peer(std::move(who)),
+                     std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data,
+                     std::optional<ResumeRequest> resume)
+    : who_(std::move(who)),
+      resume_(std::move(resume)),
       ws_(std::move(socket), std::move(early_data), ctx.writes_waited),
       ctx_(ctx),
       slot_(std::move(slot)),
@@ -100,16 +107,19 @@ void WsSession::on_accept(boost::system::error_code ec) {
     spdlog::debug("ws user {}: upgrade failed: {}", user_id(), ec.message());
     return finish();
   }
-  spdlog::debug("ws user {} ({}) connected", user_id(), identity().username);
-  deliver(make_welcome(user_id(), identity().username,
-                       ice_servers_for(ctx_.settings, user_id(), unix_seconds())));
-  ctx_.hub.connect(shared_from_this());
+  // The Welcome (and, on a resume, what the client missed) is queued by the attach.
+  auto attached = ctx_.sessions.attach(who_, resume_, shared_from_this(),
+                                       ice_servers_for(ctx_.settings, user_id(), unix_seconds()));
+  resume_.reset();
+  session_ = std::move(attached.session);
   connected_ = true;
+  spdlog::debug("ws user {} ({}) connected{}", user_id(), who_.username,
+                attached.resumed ? ", session resumed" : "");
   // A key rotated while this connection was being set up must not slip through.
-  if (ctx_.credentials.was_revoked(identity().key_hash)) {
-    close(CloseCode::key_revoked, "API key revoked");
+  if (ctx_.credentials.was_revoked(who_.key_hash)) {
+    session_->close(CloseCode::key_revoked, "API key revoked");
   } else if (ctx_.shutting_down) {
-    close(CloseCode::going_away, "server shutting down");
+    session_->close(CloseCode::going_away, "server shutting down");
   }
   // Connecting counts as being heard from: the first ping comes after a silent interval.
   heard_ = true;
@@ -171,6 +181,11 @@ void WsSession::on_read(boost::system::error_code ec) {
     } else {
       spdlog::debug("ws user {}: closed: {}", user_id(), ec.message());
     }
+    // A protocol violation Beast answered with a close frame ends the session; a socket
+    // that failed leaves it for a resume (finish).
+    if (ec.category() == websocket::make_error_code(websocket::error::closed).category()) {
+      leave_hub(false);
+    }
     return finish();
   }
   heard_ = true;
@@ -199,24 +214,24 @@ void WsSession::on_text(std::string_view text) {
   // message: a close that begins while the message is handled is one that began just after.
   if (closing_.load(std::memory_order_acquire)) return;
   if (!rate_.try_take()) {
-    deliver(
+    session_->deliver(
         make_error({SignalError::rate_limited, describe(SignalError::rate_limited), std::nullopt}));
     if (!strikes_.try_take()) {
       spdlog::warn("ws user {}: closed for flooding", user_id());
-      close(CloseCode::policy, "message rate limit exceeded");
+      session_->close(CloseCode::policy, "message rate limit exceeded");
     }
     return;
   }
   spdlog::trace("ws user {} sent {} bytes", user_id(), text.size());
   try {
-    ctx_.hub.handle(*this, text);
+    ctx_.hub.handle(*session_, text);
   } catch (const std::exception& e) {
     spdlog::error("ws user {}: message handling failed: {}", user_id(), e.what());
-    close(CloseCode::internal_error, "internal error");
+    session_->close(CloseCode::internal_error, "internal error");
   }
 }
 
-void WsSession::deliver(SharedText message) {
+void WsSession::carry(std::uint64_t seq, SharedText message) {
   bool start = false;
   bool overflow = false;
   {
@@ -224,7 +239,8 @@ void WsSession::deliver(SharedText message) {
     if (closing_) return;
     if (queued_messages_ < ctx_.settings.ws_send_queue) {
       ++queued_messages_;
-      start = push_locked(Outgoing{std::move(message)});
+      start = push_locked(
+          Outgoing{std::move(message), Outgoing::Kind::text, CloseCode::going_away, seq});
     } else {
       closing_ = true;  // nothing more joins the queue, which goes
       clear_queue();
@@ -237,7 +253,8 @@ void WsSession::deliver(SharedText message) {
   // A full queue: what it has not read by now it will not read. Drop the queue rather than
   // wait on it.
   spdlog::warn("ws user {}: closed as too slow a reader", user_id());
-  net::dispatch(ws_.get_executor(), [self = shared_from_this()] {
+  // Posted, not dispatched: carry() runs under the session's lock, which the close takes.
+  net::post(ws_.get_executor(), [self = shared_from_this()] {
     self->drop_unsent_ = true;
     self->begin_close(CloseCode::policy, "too slow to read its messages");
   });
@@ -300,8 +317,22 @@ void WsSession::do_write() {
   // The batch holds the payload until the write completes.
   auto done = [self = shared_from_this()](auto ec, auto...) { self->on_write(ec); };
   switch (next->kind) {
-    case Outgoing::Kind::text:
-      return ws_.async_write(net::buffer(*next->payload), std::move(done));
+    case Outgoing::Kind::text: {
+      const std::string& text = *next->payload;
+      if (next->seq == 0 || text.empty())
+        return ws_.async_write(net::buffer(text), std::move(done));
+      // `{"seq":N,` and the message after its `{`: one frame, gathered, nothing copied.
+      static constexpr std::string_view kOpen = "{\"seq\":";
+      std::memcpy(seq_prefix_, kOpen.data(), kOpen.size());
+      auto end =
+          std::to_chars(seq_prefix_ + kOpen.size(), seq_prefix_ + sizeof seq_prefix_ - 1, next->seq)
+              .ptr;
+      *end++ = ',';
+      std::array<net::const_buffer, 2> parts{
+          net::buffer(seq_prefix_, static_cast<std::size_t>(end - seq_prefix_)),
+          net::buffer(text.data() + 1, text.size() - 1)};
+      return ws_.async_write(parts, std::move(done));
+    }
     case Outgoing::Kind::ping:
       return ws_.async_ping({}, std::move(done));
     case Outgoing::Kind::close:
@@ -332,7 +363,7 @@ bool WsSession::on_tick(Clock::time_point now) {
   // 1002, 1007 or 1009): the rooms learn now, and the same bound applies as to ours.
   if (!close_begun_ && !ws_.is_open()) {
     close_begun_ = true;
-    leave_hub();
+    leave_hub(false);
     close_deadline_ = now + kCloseGuard;
   }
   if (close_begun_) {
@@ -359,7 +390,7 @@ bool WsSession::on_tick(Clock::time_point now) {
   return true;
 }
 
-void WsSession::close(CloseCode code, std::string_view reason) {
+void WsSession::drop(CloseCode code, std::string_view reason) {
   start_close(code, reason, true);
 }
 
@@ -381,8 +412,8 @@ void WsSession::begin_close(CloseCode code, const std::string& reason) {
   if (finished_ || close_begun_) return;
   close_begun_ = true;
   // It will receive nothing more, so its rooms learn now that it is gone, not when the
-  // close handshake finishes.
-  leave_hub();
+  // close handshake finishes. A close of ours ends the session: no resume.
+  leave_hub(false);
   // The thread's ticker cuts off a peer that neither drains its socket nor answers.
   close_deadline_ = Clock::now() + kCloseGuard;
   enqueue(Outgoing{std::make_shared<const std::string>(reason), Outgoing::Kind::close, code});
@@ -393,6 +424,7 @@ void WsSession::on_peer_close() {
   // meant something: such a peer is dropped instead (Autobahn 7.13.1 and 7.13.2 accept that).
   if (ws_.reason().code > kLastDefinedCloseCode) {
     spdlog::debug("ws user {}: close code {} is undefined, dropped", user_id(), ws_.reason().code);
+    leave_hub(false);  // it did say goodbye
     return finish();
   }
   {
@@ -402,7 +434,8 @@ void WsSession::on_peer_close() {
     closing_ = true;
     clear_queue();
   }
-  leave_hub();
+  // The client said goodbye: its session ends (no resume).
+  leave_hub(false);
 }
 
 void WsSession::finish() {
@@ -413,7 +446,9 @@ void WsSession::finish() {
     closing_ = true;
     clear_queue();
   }
-  leave_hub();
+  // Ended without a close handshake (a close would have let go of the session already): the
+  // connection was lost, and its session waits for a resume.
+  leave_hub(true);
   boost::system::error_code ignored;
   beast::get_lowest_layer(ws_).close(ignored);
   // A read and our close can wait on each other inside Beast (a read that fails after our
@@ -423,11 +458,11 @@ void WsSession::finish() {
   close_cancel_.emit(net::cancellation_type::terminal);
 }
 
-void WsSession::leave_hub() {
+void WsSession::leave_hub(bool lost) {
   if (!connected_) return;
   connected_ = false;
-  ctx_.hub.disconnect(*this);
-  spdlog::debug("ws user {} disconnected", user_id());
+  ctx_.sessions.release(session_, this, lost);
+  spdlog::debug("ws user {} disconnected{}", user_id(), lost ? " (connection lost)" : "");
 }
 
 void WsSession::clear_queue() {

@@ -191,7 +191,7 @@ std::optional<std::string> cut_with_from(std::string_view text, UserId sender) {
   }
   std::string out = "{\"from\":" + std::to_string(sender);
   for (std::size_t i = 0; i < outline.size; ++i) {
-    if (keys[i] == "from") continue;
+    if (keys[i] == "from" || keys[i] == "seq") continue;  // the target's own are set
     if (std::find(keys.begin() + static_cast<std::ptrdiff_t>(i) + 1, keys.end(), keys[i]) !=
         keys.end()) {
       continue;  // a later one counts
@@ -256,7 +256,9 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
   }
   std::optional<std::uint64_t> to;
   std::optional<std::uint64_t> from;
-  for (auto [field, out] : {std::pair{"to", &to}, std::pair{"from", &from}}) {
+  std::optional<std::uint64_t> seq;
+  for (auto [field, out] :
+       {std::pair{"to", &to}, std::pair{"from", &from}, std::pair{"seq", &seq}}) {
     if (const auto* v = member(envelope, field)) {
       *out = as_unsigned(*v);
       if (!*out) {
@@ -266,6 +268,7 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
     }
   }
   ClientMessage m;
+  m.seq = seq;
   switch (t.value_or(-1)) {
     case 0:
     case 1:
@@ -318,10 +321,11 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
       // The relay splices `from` in front of the sender's bytes, unless the sender wrote a
       // `from` of its own or a key twice (nlohmann keeps the last of a repeated key, and the
       // target must see what was checked). Then the message is cut anew from its members.
-      if (from || written_members(text) != envelope.size()) {
+      if (from || seq || written_members(text) != envelope.size()) {
         if (auto cut = cut_with_from(text, sender)) {
           m.rewritten = std::move(*cut);
         } else {
+          envelope.erase("seq");
           envelope["from"] = sender;
           m.rewritten = envelope.dump();
         }
@@ -334,9 +338,23 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
   }
 }
 
-SharedText make_welcome(UserId user, const std::string& username, const json& ice) {
-  return share(server_envelope(MsgType::welcome,
-                               {{"user_id", user}, {"username", username}, {"ice_servers", ice}}));
+SharedText make_welcome(UserId user, const std::string& username, const json& ice,
+                        const WelcomeSession& session) {
+  json payload = {{"user_id", user},
+                  {"username", username},
+                  {"ice_servers", ice},
+                  {"session", session.id},
+                  {"resume_window", session.resume_window},
+                  {"resumed", session.resumed}};
+  if (session.resumed) {
+    payload["ack"] = session.ack;
+    json rooms = json::array();
+    for (const auto& r : session.rooms) {
+      rooms.push_back({{"room_id", r.room_id}, {"host", r.host}, {"members", r.members}});
+    }
+    payload["rooms"] = std::move(rooms);
+  }
+  return share(server_envelope(MsgType::welcome, std::move(payload)));
 }
 
 SharedText make_room_created(const std::string& room_id, UserId host) {
@@ -372,7 +390,13 @@ SharedText make_relay(std::string_view text, const ClientMessage& m, UserId send
   *out += "{\"from\":";
   *out += std::to_string(sender);
   *out += ',';
-  out->append(text.substr(open + 1));
+  if (m.seq_end > m.seq_begin) {
+    // The sender's `seq` (and a comma beside it) is cut out: the target numbers its own.
+    out->append(text.substr(open + 1, m.seq_begin - open - 1));
+    out->append(text.substr(m.seq_end));
+  } else {
+    out->append(text.substr(open + 1));
+  }
   return recycled_text::share(std::move(out));
 }
 

@@ -85,6 +85,19 @@ bool sdp_payload_ok(const Outline& outline, std::string_view sdp) {
   return type && is_sdp_type(*type) && is_string(values[1]);
 }
 
+/// The bytes of `member` in `text` with one comma beside it (the one after it, or before it
+/// when it is the last): cutting [begin, end) leaves the other members as written.
+void cut_member(std::string_view text, const Member& member, std::size_t& begin, std::size_t& end) {
+  begin = static_cast<std::size_t>(member.key.data() - 1 - text.data());  // its opening quote
+  end = static_cast<std::size_t>(member.value.data() + member.value.size() - text.data());
+  auto next = text.find_first_not_of(" \t\r\n", end);
+  if (text[next] == ',') {
+    end = next + 1;
+  } else {
+    begin = text.find_last_of(',', begin);  // the last member: a comma precedes it
+  }
+}
+
 bool candidate_ok(std::string_view candidate) {
   return is_object(candidate) || candidate == "null";
 }
@@ -98,15 +111,20 @@ std::optional<ClientMessage> scan_relay(std::string_view text) {
   auto first = text.find_first_not_of(" \t\r\n");
   if (text[first] != '{') return std::nullopt;
 
-  std::array<std::string_view, 4> top{};  // msg_type, to, payload, from
+  std::array<std::string_view, 5> top{};  // msg_type, to, payload, from, seq
   if (!find_members(outline, outline.size, 1,
-                    std::array<std::string_view, 4>{"msg_type", "to", "payload", "from"}, top,
-                    true)) {
+                    std::array<std::string_view, 5>{"msg_type", "to", "payload", "from", "seq"},
+                    top, true)) {
     return std::nullopt;
   }
   // A `from` of the sender's own makes the message a rewrite: the full parser does that.
   if (!top[3].empty()) return std::nullopt;
   ClientMessage m;
+  if (!top[4].empty()) {
+    m.seq = plain_id(top[4]);
+    if (!m.seq) return std::nullopt;  // the full parser words the error
+    cut_member(text, outline.members[entry_of(outline, top[4])], m.seq_begin, m.seq_end);
+  }
   if (top[0] == "2") {
     m.type = MsgType::sdp;
   } else if (top[0] == "3") {

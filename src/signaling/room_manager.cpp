@@ -108,6 +108,17 @@ const std::vector<UserId>* RoomManager::members(const std::string& room_id) cons
   return it == rooms_.end() ? nullptr : &it->second.members;
 }
 
+std::vector<RoomManager::Membership> RoomManager::memberships(UserId user) const {
+  std::vector<Membership> out;
+  auto it = rooms_by_user_.find(user);
+  if (it == rooms_by_user_.end()) return out;
+  for (const auto& id : it->second) {
+    const auto& members = rooms_.at(id).members;
+    out.push_back({id, members.front(), members});
+  }
+  return out;
+}
+
 bool RoomManager::is_ready(UserId user, const std::string& room_id) const {
   auto it = rooms_.find(room_id);
   return it != rooms_.end() && it->second.ready.contains(user);

@@ -59,6 +59,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
     return;
   }
   ClientMessage& m = parsed.value();
+  if (m.seq && !peer.accept_client_seq(*m.seq)) return;
   int type = static_cast<int>(m.type);
   Outbox out;
   std::shared_ptr<Peer> relay_target;
@@ -170,6 +171,15 @@ void SignalingHub::close_all(CloseCode code, std::string_view reason) {
     peers = registry_.all();
   }
   for (auto& p : peers) p->close(code, reason);
+}
+
+std::vector<RoomView> SignalingHub::rooms_of(UserId user) {
+  std::vector<RoomView> out;
+  std::lock_guard lock(mutex_);
+  for (auto& m : rooms_.memberships(user)) {
+    out.push_back({std::move(m.room_id), m.host, std::move(m.members)});
+  }
+  return out;
 }
 
 std::size_t SignalingHub::connection_count() {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <future>
+#include <thread>
 
 #include "support/http_client.hpp"
 #include "support/postgres_server.hpp"
@@ -53,6 +54,19 @@ TestServer::TestServer(std::function<void(Settings&)> adjust) : settings_(test_s
 
 std::uint64_t TestServer::writes_waited() const {
   return server_->writes_waited();
+}
+
+std::size_t TestServer::detached_sessions() const {
+  return server_->detached_sessions();
+}
+
+bool TestServer::wait_detached(std::size_t n) const {
+  // The daemon notices a dead socket on its own I/O thread; nothing to wait on but the count.
+  for (int i = 0; i < 1000; ++i) {
+    if (server_->detached_sessions() == n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 TestServer::~TestServer() {

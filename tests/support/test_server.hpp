@@ -39,6 +39,10 @@ class TestServer {
   const TempDir& dir() const { return dir_; }
   /// How many writes waited for the socket (above BufferedSocket's high-water mark) so far.
   std::uint64_t writes_waited() const;
+  /// Sessions whose connection was lost, waiting for a resume.
+  std::size_t detached_sessions() const;
+  /// Waits (bounded, 10 s) until `n` sessions are detached; false at the timeout.
+  bool wait_detached(std::size_t n) const;
   /// Graceful shutdown; fails the test (and aborts) if it does not finish within 20 s.
   void stop();
 

@@ -136,6 +136,14 @@ std::optional<int> WsClient::wait_closed(std::chrono::milliseconds timeout) {
   return impl_->close_code;
 }
 
+void WsClient::close(std::uint16_t code) {
+  net::post(impl_->ioc, [this, code] {
+    impl_->ws.async_close(websocket::close_code(code), [](beast::error_code) {});
+  });
+  // The read loop ends with the server's answer to our close frame.
+  EXPECT_TRUE(wait_closed().has_value()) << "the close handshake did not finish";
+}
+
 std::size_t WsClient::pending() {
   std::lock_guard lock(impl_->mutex);
   return impl_->messages.size();

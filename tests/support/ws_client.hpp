@@ -48,6 +48,9 @@ class WsClient {
   /// Waits for the connection to end; the close code the server sent, -1 for a connection
   /// dropped without a close frame, nullopt if still open after `timeout`.
   std::optional<int> wait_closed(std::chrono::milliseconds timeout = kWait);
+  /// Says goodbye: sends a close frame with `code` and waits (bounded) for the server's
+  /// answer. The session ends with it (no resume).
+  void close(std::uint16_t code = 1000);
   /// Messages received so far and not yet taken.
   std::size_t pending();
 

@@ -89,16 +89,17 @@ TEST(Protocol, ANulByteAnywhereIsBadJson) {
 
 TEST(Protocol, AByteOrderMarkIsBadJson) {
   // nlohmann skips a leading BOM; JSON texts on the wire carry none (RFC 8259 section 8.1).
-  auto r = parse("\xEF\xBB\xBF" R"({"msg_type":4,"payload":{"room_id":"r1"}})");
+  auto r = parse(
+      "\xEF\xBB\xBF"
+      R"({"msg_type":4,"payload":{"room_id":"r1"}})");
   expect_failure(r, SignalError::bad_json, std::nullopt, "BOM");
 }
 
 TEST(Protocol, NumbersBeyondADoubleAreBadJson) {
   // nlohmann refuses a number that overflows a double to infinity, on either path.
   for (const char* x : {"1e999", "-1e400", "1.8e308", "1e0000000000000000000400"}) {
-    std::string text =
-        R"({"msg_type":3,"to":9,"payload":{"room_id":"r1","candidate":null},"x":)" +
-        std::string(x) + "}";
+    std::string text = R"({"msg_type":3,"to":9,"payload":{"room_id":"r1","candidate":null},"x":)" +
+                       std::string(x) + "}";
     auto r = parse(text);
     expect_failure(r, SignalError::bad_json, std::nullopt, x);
     EXPECT_FALSE(parse_client_message_in_full(text, kSender, kMaxRoom).ok()) << x;
@@ -524,17 +525,52 @@ TEST(Protocol, ErrorCodesAreTheSpecNames) {
 
 TEST(Protocol, WelcomeShape) {
   json ice = json::array({{{"urls", json::array({"stun:a.example:3478"})}}});
-  json w = parse_json(make_welcome(42, "alice", ice));
+  json w = parse_json(make_welcome(42, "alice", ice, WelcomeSession{"S3ss10n", 30, false, 0, {}}));
   EXPECT_EQ(w["msg_type"], 12);
   EXPECT_EQ(w["from"], 0);
   EXPECT_FALSE(w.contains("to"));
   EXPECT_EQ(w["payload"]["user_id"], 42);
   EXPECT_EQ(w["payload"]["username"], "alice");
   EXPECT_EQ(w["payload"]["ice_servers"], ice);
+  EXPECT_EQ(w["payload"]["session"], "S3ss10n");
+  EXPECT_EQ(w["payload"]["resume_window"], 30);
+  EXPECT_EQ(w["payload"]["resumed"], false);
+  // A fresh session's Welcome says nothing of rooms or acknowledgements.
+  EXPECT_FALSE(w["payload"].contains("rooms"));
+  EXPECT_FALSE(w["payload"].contains("ack"));
+}
+
+TEST(Protocol, ResumedWelcomeListsRoomsAndTheAck) {
+  WelcomeSession s{"S", 30, true, 17, {{"room-a", 4, {4, 42}}, {"room-b", 42, {42}}}};
+  json w = parse_json(make_welcome(42, "alice", json::array(), s));
+  EXPECT_EQ(w["payload"]["resumed"], true);
+  EXPECT_EQ(w["payload"]["ack"], 17);
+  ASSERT_EQ(w["payload"]["rooms"].size(), 2u);
+  EXPECT_EQ(w["payload"]["rooms"][0],
+            (json{{"room_id", "room-a"}, {"host", 4}, {"members", {4, 42}}}));
+  EXPECT_EQ(w["payload"]["rooms"][1]["members"], json({42}));
+}
+
+TEST(Protocol, ClientSeqIsReadOnEveryType) {
+  auto create = parse_client_message(R"({"msg_type":0,"seq":5})", kSender, 64);
+  ASSERT_TRUE(create.ok());
+  EXPECT_EQ(create.value().seq, 5u);
+  auto none = parse_client_message(R"({"msg_type":0})", kSender, 64);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none.value().seq.has_value());
+  for (const char* bad :
+       {R"({"msg_type":0,"seq":"5"})", R"({"msg_type":0,"seq":-1})", R"({"msg_type":0,"seq":1.5})",
+        R"({"msg_type":2,"to":7,"seq":null,"payload":{"room_id":"r",)"
+        R"("candidate":null}})"}) {
+    auto r = parse_client_message(bad, kSender, 64);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().code, SignalError::bad_envelope) << bad;
+    EXPECT_EQ(r.error().message, "seq must be an unsigned integer") << bad;
+  }
 }
 
 TEST(Protocol, WelcomeWithNoIceServersHasAnEmptyList) {
-  json w = parse_json(make_welcome(1, "bob", json::array()));
+  json w = parse_json(make_welcome(1, "bob", json::array(), WelcomeSession{"S", 0, false, 0, {}}));
   ASSERT_TRUE(w["payload"]["ice_servers"].is_array());
   EXPECT_TRUE(w["payload"]["ice_servers"].empty());
 }
@@ -586,6 +622,30 @@ TEST(Protocol, RelayFromTextKeepsTheSendersBytes) {
   auto j = nlohmann::json::parse(*relayed);
   EXPECT_EQ(j["from"], 42);
   EXPECT_EQ(j["payload"]["sdp"]["sdp"], "v=0 1.50");
+}
+
+TEST(Protocol, RelayCutsTheSendersSeqWhereverItIs) {
+  for (std::string text : {
+           R"({"seq":9,"msg_type":3,"to":7,"payload":{"room_id":"r","candidate":null}})",
+           R"({"msg_type":3, "seq" : 9 ,"to":7,"payload":{"room_id":"r","candidate":null}})",
+           R"({"msg_type":3,"to":7,"payload":{"room_id":"r","candidate":null} , "seq":9 })",
+       }) {
+    auto parsed = parse_client_message(text, 42, 64);
+    ASSERT_TRUE(parsed.ok()) << text;
+    EXPECT_EQ(parsed.value().seq, 9u) << text;
+    EXPECT_TRUE(parsed.value().rewritten.empty()) << "the fast path splices: " << text;
+    auto relayed = make_relay(text, parsed.value(), 42);
+    auto j = nlohmann::json::parse(*relayed);
+    EXPECT_FALSE(j.contains("seq")) << *relayed;
+    auto expected = nlohmann::json::parse(text);
+    expected.erase("seq");
+    expected["from"] = 42;
+    EXPECT_EQ(j, expected) << *relayed;
+    // The full parse (which rewrites) relays the same message.
+    auto full = parse_client_message_in_full(text, 42, 64);
+    ASSERT_TRUE(full.ok());
+    EXPECT_EQ(nlohmann::json::parse(*make_relay(text, full.value(), 42)), expected);
+  }
 }
 
 TEST(Protocol, RelayFromTextWithOwnFromIsReserialised) {

@@ -59,7 +59,9 @@ struct Settings {
   unsigned rooms_per_user = 8;
   double rate_limit_per_sec = 100;
   double rate_limit_burst = 500;
-  unsigned rate_limit_strikes = 100;  // rate-limited messages (refilling 1/s) before close 1008
+  unsigned rate_limit_strikes = 100;
+  unsigned resume_window = 30;     // seconds a lost connection's session waits; 0: no resume
+  std::size_t resume_buffer = 256;  // messages kept for a resume (and at most 1 MiB)  // rate-limited messages (refilling 1/s) before close 1008
 };
 
 /// What parsing the command line produced.

@@ -13,6 +13,7 @@
 #include "switchboard/auth/identity.hpp"
 #include "switchboard/net/connection_limiter.hpp"
 #include "switchboard/net/server_context.hpp"
+#include "switchboard/signaling/session_manager.hpp"
 
 namespace switchboard {
 
@@ -47,6 +48,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   ServerContext& ctx_;
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
+  std::optional<ResumeRequest> resume_;  // what a /ws upgrade asks to resume
   std::string peer_address_;
   bool reading_ = false;      // waiting for (the rest of) a request
   bool close_after_ = false;  // shutdown asked: no keep-alive after the current response

@@ -11,6 +11,7 @@ class AccountService;
 class TicketStore;
 class CredentialCache;
 class SignalingHub;
+class SessionManager;
 class ConnectionLimiter;
 class HttpSessionSet;
 
@@ -22,6 +23,7 @@ struct ServerContext {
   TicketStore& tickets;
   CredentialCache& credentials;
   SignalingHub& hub;
+  SessionManager& sessions;
   HttpSessionSet& http_sessions;
   std::atomic<bool>& shutting_down;
   /// Writes that found a socket's buffer full and waited for it to drain (WsSession).

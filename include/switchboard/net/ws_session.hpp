@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,8 @@
 #include "switchboard/net/connection_limiter.hpp"
 #include "switchboard/net/keepalive_ticker.hpp"
 #include "switchboard/net/server_context.hpp"
-#include "switchboard/signaling/peer.hpp"
+#include "switchboard/signaling/session.hpp"
+#include "switchboard/signaling/session_manager.hpp"
 #include "switchboard/signaling/token_bucket.hpp"
 
 namespace switchboard {
@@ -33,22 +35,28 @@ namespace switchboard {
 /// too). The socket is corked while the queue has more, so what one turn of the thread
 /// delivers leaves in one system call. Its handlers all run on the I/O thread that accepted it;
 /// it lives while one of them is pending.
-class WsSession : public Peer,
+///
+/// It carries a Session (the user's rooms, numbering and kept messages), which outlives it
+/// when the connection is lost without a close handshake, for a resume (SessionManager).
+/// Each numbered message leaves with its `seq` spliced in front as it is written.
+class WsSession : public SessionCarrier,
                   public KeepaliveTicker::Watcher,
                   public std::enable_shared_from_this<WsSession> {
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
-  /// `early_data`: bytes the client sent after its upgrade request, already read.
+  /// `early_data`: bytes the client sent after its upgrade request, already read. `resume`:
+  /// the session the client asked to resume, if it did.
   WsSession(boost::asio::ip::tcp::socket&& socket, ServerContext& ctx, Identity who,
-            std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data);
+            std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data,
+            std::optional<ResumeRequest> resume);
   ~WsSession() override;
 
   /// Answers the upgrade `request` (already checked and authenticated) and starts the session.
   void run(Request request);
 
-  void deliver(SharedText message) override;
-  void close(CloseCode code, std::string_view reason) override;
+  void carry(std::uint64_t seq, SharedText message) override;
+  void drop(CloseCode code, std::string_view reason) override;
 
  private:
   /// What waits in the write queue: a message, our keepalive ping, or our close frame.
@@ -57,7 +65,10 @@ class WsSession : public Peer,
     SharedText payload;  // text: the message; close: the reason
     Kind kind = Kind::text;
     CloseCode code = CloseCode::going_away;
+    std::uint64_t seq = 0;  // text: spliced in front as it is written (0: none, the Welcome)
   };
+
+  UserId user_id() const { return who_.user_id; }
 
   void on_accept(boost::system::error_code ec);
   /// Waits for the next message to begin, holding no buffer of ours meanwhile.
@@ -93,11 +104,15 @@ class WsSession : public Peer,
   void on_peer_close();
   /// The connection is over: the socket closes, every pending operation ends.
   void finish();
-  /// Leaves the hub (and so every room) once.
-  void leave_hub();
+  /// Lets go of the session once: `lost` (no close handshake) leaves it waiting for a resume,
+  /// anything else ends it (and so leaves every room).
+  void leave_hub(bool lost);
   /// Drops every queued item; mutex_ held.
   void clear_queue();
 
+  Identity who_;
+  std::optional<ResumeRequest> resume_;  // until the session is attached
+  std::shared_ptr<Session> session_;     // from the accept on
   boost::beast::websocket::stream<BufferedSocket, false> ws_;
   boost::beast::flat_buffer in_;  // the message being read
   ServerContext& ctx_;
@@ -110,12 +125,13 @@ class WsSession : public Peer,
   std::vector<Outgoing> batch_;  // what the writer took from the queue, written in order
   std::size_t batch_next_ = 0;   // the next item of batch_ to write
   bool drop_unsent_ = false;     // a close that drops the queue has begun: batch_'s texts go too
+  char seq_prefix_[32];          // `{"seq":N,` of the text being written (one write at a time)
   bool heard_ = false;           // something arrived since the keepalive's last look
   std::chrono::steady_clock::time_point next_keepalive_;  // the keepalive's next look
   std::chrono::steady_clock::time_point close_deadline_;  // once the close has begun
   bool ping_sent_ = false;                                // a keepalive ping is unanswered
   bool close_begun_ = false;  // our close frame is queued: what arrives now is dropped
-  bool connected_ = false;    // registered with the hub
+  bool connected_ = false;    // carrying its session
   bool finished_ = false;     // the connection has ended
 
   // Cancel a read or our close that waits inside Beast (see finish).

@@ -39,6 +39,9 @@ class Peer {
   /// Queues `message` for sending. A peer whose queue is full closes itself (1008).
   virtual void deliver(SharedText message) = 0;
   virtual void close(CloseCode code, std::string_view reason) = 0;
+  /// Whether to act on a client message numbered `seq`; false drops it (a resend of one
+  /// already handled). Only a resumable Session keeps count.
+  virtual bool accept_client_seq(std::uint64_t /*seq*/) { return true; }
 
  private:
   friend class SignalingHub;

@@ -63,6 +63,11 @@ struct ClientMessage {
   std::string room_id;                     // every type but CreateRoom
   std::optional<std::size_t> max_members;  // CreateRoom
   std::optional<UserId> to;                // SDP, ICECandidate
+  std::optional<std::uint64_t> seq;        // the client's own numbering, when it sends one
+  /// Where the sender's `seq` member is in the text (with one comma beside it), cut out of a
+  /// relay: the target sees its own numbering only. Both 0 when there is none.
+  std::size_t seq_begin = 0;
+  std::size_t seq_end = 0;
   /// SDP, ICECandidate whose text cannot take a spliced-in `from` (the sender wrote one, or
   /// a key twice): the checked message with `from` set, to relay instead. Usually empty.
   std::string rewritten;
@@ -87,7 +92,23 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
 using SharedText = std::shared_ptr<const std::string>;
 
 /// Server-to-client messages, serialised once and shared by every recipient.
-SharedText make_welcome(UserId user, const std::string& username, const nlohmann::json& ice);
+/// A room as a resumed Welcome lists it.
+struct RoomView {
+  std::string room_id;
+  UserId host = 0;
+  std::vector<UserId> members;  // join order
+};
+/// The session part of a Welcome (protocol.md, "Session resume"); `ack` and `rooms` are
+/// sent on a resume only.
+struct WelcomeSession {
+  std::string id;
+  unsigned resume_window = 0;
+  bool resumed = false;
+  std::uint64_t ack = 0;
+  std::vector<RoomView> rooms;
+};
+SharedText make_welcome(UserId user, const std::string& username, const nlohmann::json& ice,
+                        const WelcomeSession& session);
 SharedText make_room_created(const std::string& room_id, UserId host);
 SharedText make_room_joined(const std::string& room_id, UserId host,
                             const std::vector<UserId>& members);

@@ -56,6 +56,8 @@ class RoomManager {
   bool is_ready(UserId user, const std::string& room_id) const;
   std::size_t room_count() const { return rooms_.size(); }
   std::size_t rooms_of(UserId user) const;
+  /// Every room of `user`, as it is now.
+  std::vector<Membership> memberships(UserId user) const;
 
   /// Checks every structural invariant (for tests and fuzzers): non-empty rooms, no duplicate
   /// members, room sizes within bounds, the per-user index agreeing with the rooms.

@@ -24,12 +24,16 @@ class SignalingHub {
   void connect(const std::shared_ptr<Peer>& peer);
   /// The connection is gone: it leaves every room (PeerLeft to those remaining).
   void disconnect(const Peer& peer);
-  /// Acts on one text message from `peer`.
+  /// Acts on one text message from `peer`. One whose client `seq` the peer has handled
+  /// already is dropped (a resend after a resume).
   void handle(Peer& peer, std::string_view text);
   /// Closes (4001) the connection of `user` if it was authenticated with `key_hash`.
   void revoke_key(UserId user, const std::string& key_hash);
   /// Closes every connection (shutdown).
   void close_all(CloseCode code, std::string_view reason);
+
+  /// The rooms `user` is in now (a resumed Welcome lists them).
+  std::vector<RoomView> rooms_of(UserId user);
 
   std::size_t connection_count();
   std::size_t room_count();

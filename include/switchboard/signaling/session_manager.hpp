@@ -1,0 +1,73 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "switchboard/signaling/session.hpp"
+
+namespace switchboard {
+
+class SignalingHub;
+
+/// What a client asks for with `/ws?resume=<session>&last_seq=<n>`.
+struct ResumeRequest {
+  std::string session;
+  std::uint64_t last_seq = 0;
+};
+
+/// The sessions of the daemon (protocol.md, "Session resume"): which connection a session is
+/// attached to, when a lost connection's session waits for a resume, and when a session ends.
+/// Sessions are found by id for a resume; a detached one ends when its window runs out
+/// (sweep, once a second). Thread-safe: connections on any I/O thread call in.
+class SessionManager {
+ public:
+  using Clock = Session::Clock;
+
+  /// `resume_window` seconds (0: resume off, a lost connection ends its session at once).
+  SessionManager(SignalingHub& hub, unsigned resume_window, KeepLimits keep);
+  ~SessionManager();
+
+  struct Attached {
+    std::shared_ptr<Session> session;
+    bool resumed = false;
+  };
+  /// Gives `carrier` a session of `who` and sends it the Welcome (then, on a resume, the
+  /// kept messages after `last_seq`): the session `resume` names when it is `who`'s, alive and
+  /// holds everything after `last_seq` (its old carrier is closed with 4002); otherwise a
+  /// fresh one, which replaces the user's other session as a second connection does.
+  Attached attach(const Identity& who, const std::optional<ResumeRequest>& resume,
+                  const std::shared_ptr<SessionCarrier>& carrier, const nlohmann::json& ice);
+
+  /// `carrier`'s connection is over. `lost` (no close handshake: a network loss, a ping
+  /// unanswered) detaches the session for the window; anything else ends it. Nothing happens
+  /// when the session has another carrier by now (it was resumed elsewhere).
+  void release(const std::shared_ptr<Session>& session, const SessionCarrier* carrier, bool lost);
+
+  /// Ends the sessions detached for longer than the window (PeerLeft, host hand-over).
+  void sweep(Clock::time_point now);
+
+  unsigned resume_window() const { return window_seconds_; }
+  std::size_t session_count();
+  std::size_t detached_count();
+
+ private:
+  std::shared_ptr<Session> start_session(const Identity& who,
+                                         const std::shared_ptr<SessionCarrier>& carrier,
+                                         const nlohmann::json& ice);
+  /// The session has ended: out of the hub (its rooms left) and out of the tables.
+  void forget(Session& session);
+
+  SignalingHub& hub_;
+  const unsigned window_seconds_;
+  const KeepLimits keep_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<Session>> by_id_;
+  std::unordered_map<std::string, std::shared_ptr<Session>> detached_;
+};
+
+}  // namespace switchboard

@@ -1,0 +1,111 @@
+#include "switchboard/signaling/session.hpp"
+
+namespace switchboard {
+
+Session::Session(Identity who, std::string id, KeepLimits keep)
+    : Peer(std::move(who)), id_(std::move(id)), keep_(keep) {}
+
+void Session::deliver(SharedText message) {
+  bool overflow = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (ended_) return;
+    std::uint64_t seq = next_seq_++;
+    if (keep_.messages > 0) {
+      std::size_t size = message->size();
+      kept_.push_back({seq, message});
+      kept_bytes_ += size;
+      if (detached_since_) {
+        // Everything kept since the detach is undelivered: over the bound, the session ends
+        // rather than resume with a gap.
+        overflow =
+            ++kept_since_detach_ > keep_.messages || (bytes_since_detach_ += size) > keep_.bytes;
+      }
+      // Attached, the keep is a rolling window: what may be in flight when a socket dies.
+      while (kept_.size() > keep_.messages || kept_bytes_ > keep_.bytes) {
+        kept_bytes_ -= kept_.front().text->size();
+        kept_.pop_front();
+      }
+    }
+    if (carrier_) carrier_->carry(seq, std::move(message));
+  }
+  if (overflow) close(CloseCode::policy, "resume buffer overflowed");
+}
+
+void Session::close(CloseCode code, std::string_view reason) {
+  auto self = shared_from_this();  // the end handler may drop the last other reference
+  std::optional<std::shared_ptr<SessionCarrier>> carrier;
+  {
+    std::lock_guard lock(mutex_);
+    carrier = end_locked();
+  }
+  if (!carrier) return;
+  if (on_end_) on_end_(*this);
+  if (*carrier) (*carrier)->drop(code, reason);
+}
+
+bool Session::accept_client_seq(std::uint64_t seq) {
+  std::lock_guard lock(mutex_);
+  if (seq <= client_seq_) return false;
+  client_seq_ = seq;
+  return true;
+}
+
+bool Session::detach(const SessionCarrier* carrier, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  if (ended_ || carrier_.get() != carrier) return false;
+  carrier_.reset();
+  detached_since_ = now;
+  kept_since_detach_ = 0;
+  bytes_since_detach_ = 0;
+  return true;
+}
+
+void Session::end_from(const SessionCarrier* carrier) {
+  auto self = shared_from_this();
+  {
+    std::lock_guard lock(mutex_);
+    if (ended_ || carrier_.get() != carrier) return;
+    end_locked();
+  }
+  if (on_end_) on_end_(*this);
+}
+
+bool Session::carried_by(const SessionCarrier* carrier) {
+  std::lock_guard lock(mutex_);
+  return carrier_.get() == carrier;
+}
+
+bool Session::expire_if_detached_before(Clock::time_point deadline) {
+  auto self = shared_from_this();
+  {
+    std::lock_guard lock(mutex_);
+    if (ended_ || !detached_since_ || *detached_since_ >= deadline) return false;
+    end_locked();
+  }
+  if (on_end_) on_end_(*this);
+  return true;
+}
+
+bool Session::ended() {
+  std::lock_guard lock(mutex_);
+  return ended_;
+}
+
+std::optional<std::shared_ptr<SessionCarrier>> Session::end_locked() {
+  if (ended_) return std::nullopt;
+  ended_ = true;
+  kept_.clear();
+  kept_bytes_ = 0;
+  detached_since_.reset();
+  return std::exchange(carrier_, nullptr);
+}
+
+bool Session::holds_everything_after_locked(std::uint64_t last_seq) const {
+  std::uint64_t last_sent = next_seq_ - 1;
+  if (last_seq > last_sent) return false;  // ahead of us: not this session's client
+  if (last_seq == last_sent) return true;  // nothing to replay
+  return !kept_.empty() && kept_.front().seq <= last_seq + 1;
+}
+
+}  // namespace switchboard

@@ -1,0 +1,112 @@
+#include "switchboard/signaling/session_manager.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "switchboard/signaling/signaling_hub.hpp"
+#include "switchboard/util/encoding.hpp"
+
+namespace switchboard {
+
+SessionManager::SessionManager(SignalingHub& hub, unsigned resume_window, KeepLimits keep)
+    : hub_(hub),
+      window_seconds_(resume_window),
+      keep_(resume_window > 0 ? keep : KeepLimits{0, 0}) {}
+
+SessionManager::~SessionManager() = default;
+
+SessionManager::Attached SessionManager::attach(const Identity& who,
+                                                const std::optional<ResumeRequest>& resume,
+                                                const std::shared_ptr<SessionCarrier>& carrier,
+                                                const nlohmann::json& ice) {
+  if (resume && window_seconds_ > 0) {
+    std::shared_ptr<Session> found;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = by_id_.find(resume->session);
+      if (it != by_id_.end()) found = it->second;
+    }
+    // Another user's session, or one of a key since regenerated, is not there for this
+    // client: it gets a fresh session, the same answer as for one that never existed.
+    if (found && found->user_id() == who.user_id && found->identity().key_hash == who.key_hash) {
+      WelcomeSession welcome{found->id(), window_seconds_, true, 0, hub_.rooms_of(who.user_id)};
+      auto previous = found->attach(carrier, resume->last_seq, [&](std::uint64_t ack) {
+        welcome.ack = ack;
+        return make_welcome(who.user_id, who.username, ice, welcome);
+      });
+      if (previous) {
+        {
+          std::lock_guard lock(mutex_);
+          detached_.erase(found->id());
+        }
+        if (*previous) (*previous)->drop(CloseCode::replaced, "resumed by a newer connection");
+        return {std::move(found), true};
+      }
+    }
+  }
+  return {start_session(who, carrier, ice), false};
+}
+
+std::shared_ptr<Session> SessionManager::start_session(
+    const Identity& who, const std::shared_ptr<SessionCarrier>& carrier,
+    const nlohmann::json& ice) {
+  auto session = std::make_shared<Session>(who, random_token(32), keep_);
+  session->set_end_handler([this](Session& ended) { forget(ended); });
+  {
+    std::lock_guard lock(mutex_);
+    by_id_.emplace(session->id(), session);
+  }
+  WelcomeSession welcome{session->id(), window_seconds_, false, 0, {}};
+  session->attach(carrier, 0, [&](std::uint64_t) {
+    return make_welcome(who.user_id, who.username, ice, welcome);
+  });
+  // The user's other session, if any, leaves its rooms and its connection is closed (4002).
+  hub_.connect(session);
+  return session;
+}
+
+void SessionManager::release(const std::shared_ptr<Session>& session, const SessionCarrier* carrier,
+                             bool lost) {
+  if (lost && window_seconds_ > 0) {
+    if (session->detach(carrier, Clock::now())) {
+      std::lock_guard lock(mutex_);
+      // Not if it ended meanwhile (then forget has run, or runs next, and the entry would
+      // outlive it).
+      if (by_id_.contains(session->id())) detached_.emplace(session->id(), session);
+    }
+    return;
+  }
+  session->end_from(carrier);
+}
+
+void SessionManager::sweep(Clock::time_point now) {
+  std::vector<std::shared_ptr<Session>> detached;
+  {
+    std::lock_guard lock(mutex_);
+    detached.reserve(detached_.size());
+    for (const auto& [id, s] : detached_) detached.push_back(s);
+  }
+  auto deadline = now - std::chrono::seconds(window_seconds_);
+  // A resume that wins the session's lock first keeps it; otherwise it ends here.
+  for (const auto& s : detached) s->expire_if_detached_before(deadline);
+}
+
+void SessionManager::forget(Session& session) {
+  hub_.disconnect(session);
+  std::lock_guard lock(mutex_);
+  auto it = by_id_.find(session.id());
+  if (it != by_id_.end() && it->second.get() == &session) by_id_.erase(it);
+  auto d = detached_.find(session.id());
+  if (d != detached_.end() && d->second.get() == &session) detached_.erase(d);
+}
+
+std::size_t SessionManager::session_count() {
+  std::lock_guard lock(mutex_);
+  return by_id_.size();
+}
+
+std::size_t SessionManager::detached_count() {
+  std::lock_guard lock(mutex_);
+  return detached_.size();
+}
+
+}  // namespace switchboard
