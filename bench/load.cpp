@@ -720,6 +720,13 @@ std::optional<double> server_cpu(const Options& opt) {
   return process_cpu_seconds(opt.server_pid);
 }
 
+/// The database server's CPU time (PostgreSQL runs queries in processes of its own), or
+/// nothing without --db-pid.
+std::optional<double> db_cpu(const Options& opt) {
+  if (opt.db_pid <= 0) return std::nullopt;
+  return process_tree_cpu_seconds(opt.db_pid);
+}
+
 std::optional<double> server_rss(const Options& opt) {
   if (opt.server_pid <= 0) return std::nullopt;
   return process_rss_bytes(opt.server_pid);
@@ -766,6 +773,7 @@ std::vector<std::pair<const Account*, const Account*>> make_pairs(
 struct Window {
   double seconds = 0;
   std::optional<double> server_cpu;
+  std::optional<double> db_cpu;
   double client_cpu = 0;
 };
 
@@ -776,13 +784,16 @@ Window measure(const Options& opt, Shared& shared, std::int64_t t0) {
   shared.window_end = end;
   sleep_until_ns(start);
   auto cpu0 = server_cpu(opt);
+  auto db0 = db_cpu(opt);
   auto own0 = own_cpu_seconds();
   sleep_until_ns(end);
   auto cpu1 = server_cpu(opt);
+  auto db1 = db_cpu(opt);
   auto own1 = own_cpu_seconds();
   Window w;
   w.seconds = opt.duration;
   if (cpu0 && cpu1) w.server_cpu = *cpu1 - *cpu0;
+  if (db0 && db1) w.db_cpu = *db1 - *db0;
   w.client_cpu = own1 - own0;
   return w;
 }
@@ -877,10 +888,15 @@ nlohmann::json run_connect(const Options& opt, const Adapter& adapter,
   r["concurrency"] = opt.concurrency;
   auto rss_before = server_rss(opt);
   group.start();
+  auto cpu0 = server_cpu(opt);
+  auto db0 = db_cpu(opt);
   auto t0 = now_ns();
   for (auto& w : workers) w->begin();
   bool done =
       wait_for([&] { return shared.ready + shared.failed >= opt.connections; }, opt.setup_timeout);
+  // The CPU of opening them (idle: before the settling time, in which nothing happens).
+  auto cpu1 = server_cpu(opt);
+  auto db1 = db_cpu(opt);
   std::optional<double> rss_after;
   if (idle && done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(opt.settle * 1000)));
@@ -894,6 +910,14 @@ nlohmann::json run_connect(const Options& opt, const Adapter& adapter,
   r["seconds"] = elapsed;
   r["connections_per_sec"] = elapsed > 0 ? static_cast<double>(open) / elapsed : 0;
   add_latency(r, s.latency, "setup");
+  if (cpu0 && cpu1 && open > 0) {
+    r["server_cpu_seconds"] = *cpu1 - *cpu0;
+    r["server_cpu_us_per_conn"] = (*cpu1 - *cpu0) / static_cast<double>(open) * 1e6;
+  }
+  if (db0 && db1 && open > 0) {
+    r["db_cpu_seconds"] = *db1 - *db0;
+    r["db_cpu_us_per_conn"] = (*db1 - *db0) / static_cast<double>(open) * 1e6;
+  }
   if (rss_before && rss_after && open > 0) {
     r["server_rss_before_bytes"] = *rss_before;
     r["server_rss_after_bytes"] = *rss_after;
@@ -1010,6 +1034,141 @@ class Registrar {
 };
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------
+// register: POST /register as fast as the server answers, from a fixed number of clients.
+
+namespace {
+
+/// One client of the register scenario, on a thread of its own: a fresh name per request, one
+/// request at a time, over one kept-alive connection (opened again if the server closes it).
+/// Blocking calls, as in Registrar: a handful of threads waiting on the server cost the
+/// generator next to nothing beside what a registration costs the server.
+class RegisterClient {
+ public:
+  RegisterClient(const Options& opt, Shared& shared, std::string prefix)
+      : opt_(opt), shared_(shared), prefix_(std::move(prefix)) {}
+
+  /// sent: requests answered; received: 201s completed in the measured window, whose
+  /// latency (request written to answer read) is recorded; errors: other answers.
+  Stats stats;
+
+  void run() {
+    for (std::uint64_t i = 0; !shared_.stop.load(std::memory_order_relaxed); ++i) {
+      std::string name = prefix_ + std::to_string(i);
+      auto start = now_ns();
+      http::response<http::string_body> res;
+      try {
+        res = post(name);
+      } catch (const std::exception& e) {
+        stream_.reset();
+        if (shared_.stop.load()) break;
+        ++stats.failures;
+        if (stats.first_problem.empty()) {
+          stats.first_problem = "POST /register " + name + ": " + e.what();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // a server gone: no spin
+        continue;
+      }
+      auto end = now_ns();
+      ++stats.sent;
+      if (res.result() == http::status::created) {
+        if (shared_.in_window(end)) {
+          ++stats.received;
+          stats.latency.record(end - start);
+        }
+      } else {
+        ++stats.errors;
+        if (stats.first_problem.empty()) {
+          stats.first_problem = "POST /register " + name + " answered " +
+                                std::to_string(res.result_int()) + " " + res.body().substr(0, 200);
+        }
+      }
+    }
+  }
+
+ private:
+  http::response<http::string_body> post(const std::string& name) {
+    if (!stream_) {
+      stream_ = std::make_unique<beast::tcp_stream>(ioc_);
+      stream_->connect(tcp::endpoint(net::ip::make_address(opt_.host), opt_.port));
+      stream_->socket().set_option(tcp::no_delay(true));
+      buffer_.clear();
+    }
+    http::request<http::string_body> req{http::verb::post, "/register", 11};
+    req.set(http::field::host, opt_.host + ":" + std::to_string(opt_.port));
+    req.set(http::field::content_type, "application/json");
+    req.keep_alive(true);
+    req.body() = json{{"Username", name}, {"Password", "bench-password-0"}}.dump();
+    req.prepare_payload();
+    http::write(*stream_, req);
+    http::response<http::string_body> res;
+    http::read(*stream_, buffer_, res);
+    if (!res.keep_alive()) stream_.reset();
+    return res;
+  }
+
+  const Options& opt_;
+  Shared& shared_;
+  std::string prefix_;
+  net::io_context ioc_;
+  std::unique_ptr<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+};
+
+}  // namespace
+
+nlohmann::json run_register(const Options& opt, const Adapter& adapter) {
+  json r = base_result(opt, adapter);
+  unsigned clients_n = std::max(1u, opt.concurrency);
+  r["threads"] = clients_n;
+  r["concurrency"] = clients_n;
+  if (adapter.kind() != ServerKind::switchboard) {
+    r["problems"] = json::array({"register is a switchboard scenario"});
+    r["ok"] = false;
+    return r;
+  }
+  Shared shared;
+  // Names no earlier run used, whatever the database holds: "r" + 6 random hex digits, the
+  // client, a counter (at most 32 characters, as the server wants).
+  std::string run = "r" + random_hex(6) + "_";
+  std::vector<std::unique_ptr<RegisterClient>> clients;
+  for (unsigned c = 0; c < clients_n; ++c) {
+    clients.push_back(std::make_unique<RegisterClient>(opt, shared, run + std::to_string(c) + "_"));
+  }
+  std::vector<std::thread> threads;
+  auto t0 = now_ns();
+  for (auto& c : clients) threads.emplace_back([client = c.get()] { client->run(); });
+  auto window = measure(opt, shared, t0);
+  shared.stop = true;
+  for (auto& t : threads) t.join();
+  Stats s;
+  for (const auto& c : clients) s.merge(c->stats);
+
+  r["seconds"] = window.seconds;
+  r["requests"] = s.sent;
+  r["registrations"] = s.received;
+  r["registrations_per_sec"] = static_cast<double>(s.received) / window.seconds;
+  add_latency(r, s.latency, "latency");
+  if (window.server_cpu && s.received > 0) {
+    r["server_cpu_seconds"] = *window.server_cpu;
+    r["server_cpu_cores"] = *window.server_cpu / window.seconds;
+    r["server_cpu_us_per_registration"] =
+        *window.server_cpu / static_cast<double>(s.received) * 1e6;
+  }
+  if (window.db_cpu && s.received > 0) {
+    r["db_cpu_seconds"] = *window.db_cpu;
+    r["db_cpu_cores"] = *window.db_cpu / window.seconds;
+    r["db_cpu_us_per_registration"] = *window.db_cpu / static_cast<double>(s.received) * 1e6;
+  }
+  r["client_cpu_cores"] = window.client_cpu / window.seconds;
+  // errors: answers other than 201 Created (the first is quoted); failures: broken
+  // connections.
+  std::vector<std::string> problems;
+  if (s.received == 0) problems.push_back("no registration completed in the measured window");
+  add_problems(r, s, problems);
+  return r;
+}
 
 std::vector<Account> prepare_accounts(const Options& opt, const Adapter& adapter,
                                       std::size_t count) {

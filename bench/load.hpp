@@ -29,9 +29,10 @@ struct Options {
   double warmup = 2;     // seconds of traffic before the measured window
   double settle = 3;     // idle: seconds between the last connection and the RSS reading
   unsigned threads = 2;
-  unsigned concurrency = 256;  // connection handshakes in flight, in total
+  unsigned concurrency = 256;  // connection handshakes in flight, in total; register: threads
   double setup_timeout = 120;
   int server_pid = 0;
+  int db_pid = 0;  // a database server's main process (PostgreSQL's postmaster), or 0
   std::string users_file;
   std::string json_file;
   std::string label;
@@ -49,5 +50,8 @@ nlohmann::json run_connect(const Options& opt, const Adapter& adapter,
                            const std::vector<Account>& accounts, bool idle);
 nlohmann::json run_rooms(const Options& opt, const Adapter& adapter,
                          const std::vector<Account>& accounts);
+/// POST /register with fresh names from `concurrency` threads, one kept-alive connection and
+/// one request in flight each (switchboard only).
+nlohmann::json run_register(const Options& opt, const Adapter& adapter);
 
 }  // namespace switchboard::bench

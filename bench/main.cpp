@@ -22,24 +22,32 @@ constexpr const char* kUsage =
        switchboard-bench --url http://HOST:PORT --smoke
 
   --server switchboard|peerjs   wire protocol of the server (default switchboard)
-  --scenario relay|connect|idle|rooms
+  --scenario relay|connect|idle|rooms|register
   --mode closed|open            relay: closed loop (each message answered) or fixed rate
   --pairs N                     relay, rooms: pairs of connections (default 50)
   --window W                    relay closed loop: messages in flight per direction (2)
   --rate R                      relay open loop: messages/s offered in total (20000)
   --tick-us U                   relay open loop: send what is due every U microseconds (100)
   --connections C               connect, idle: connections to open (1000)
-  --concurrency K               handshakes in flight in total (256)
+  --concurrency K               handshakes in flight in total (256); register: client
+                                threads, one kept-alive connection and request each (16)
   --duration S --warmup S       measured seconds (10) after warm-up seconds (2)
   --settle S                    idle: seconds before reading the RSS (3)
   --threads T                   generator threads, one io_context each (2)
   --setup-timeout S             give up when connections are not up after S seconds (120)
   --server-pid PID              read the server's CPU time and RSS from /proc/PID
+  --db-pid PID                  register, connect: also the CPU time of a database server
+                                (PostgreSQL's postmaster) and its children
   --users-file FILE             switchboard: cache of registered users between runs
   --json FILE                   append the result as one JSON line
   --label TEXT                  stored with the result
   --smoke                       a few seconds of every scenario at small sizes; exits 1 on
                                 any error, failure or missing traffic
+
+Scenarios: relay (pairs exchanging SDP and ICE messages), connect (open and authenticate C
+connections), idle (hold C connections, server RSS per connection), rooms (create, join,
+leave cycles), register (POST /register with fresh names for the measured window: rate,
+latency, server CPU per registration; an answer other than 201 is an error).
 )";
 
 bool parse(int argc, char** argv, Options& opt, bool& smoke) {
@@ -99,6 +107,8 @@ bool parse(int argc, char** argv, Options& opt, bool& smoke) {
       opt.threads = std::max(1u, static_cast<unsigned>(std::stoul(value)));
     } else if (key == "server-pid") {
       opt.server_pid = std::stoi(value);
+    } else if (key == "db-pid") {
+      opt.db_pid = std::stoi(value);
     } else if (key == "users-file") {
       opt.users_file = value;
     } else if (key == "json") {
@@ -110,6 +120,8 @@ bool parse(int argc, char** argv, Options& opt, bool& smoke) {
       return false;
     }
   }
+  // Registering, each client thread has one request in flight: 256 threads is no default.
+  if (opt.scenario == "register" && !values.contains("concurrency")) opt.concurrency = 16;
   return opt.port != 0 && (smoke || !opt.scenario.empty());
 }
 
@@ -124,6 +136,7 @@ void raise_fd_limit() {
 
 nlohmann::json run_one(const Options& opt, const switchboard::bench::Adapter& adapter) {
   using namespace switchboard::bench;
+  if (opt.scenario == "register") return run_register(opt, adapter);  // makes its own users
   std::size_t needed = 0;
   if (opt.scenario == "relay" || opt.scenario == "rooms") {
     needed = 2 * std::size_t{opt.pairs};
@@ -173,6 +186,12 @@ int smoke(Options base, const switchboard::bench::Adapter& adapter) {
     o = base;
     o.scenario = "rooms";
     o.pairs = 4;
+    runs.push_back(o);
+  }
+  if (adapter.kind() == switchboard::bench::ServerKind::switchboard) {
+    o = base;
+    o.scenario = "register";
+    o.concurrency = 2;
     runs.push_back(o);
   }
   int failed = 0;

@@ -140,6 +140,26 @@ def summarize_profile(text, us_per_msg):
     return out
 
 
+STORES_BEGIN = "<!-- account-stores:begin -->"
+STORES_END = "<!-- account-stores:end -->"
+
+
+def account_stores_section(path):
+    """The "Account stores" section of the report being replaced, if it has one: written by
+    bench/stores.sh (bench/stores_report.py) between its markers, which this run does not
+    measure, so it is kept as it is."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    start = text.find(STORES_BEGIN)
+    end = text.find(STORES_END, start) if start >= 0 else -1
+    if start < 0 or end < 0:
+        return ""
+    return "## Account stores\n\n" + text[start:end + len(STORES_END)] + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -359,6 +379,9 @@ concurrent_limit: 1000000})`), one Node.js process. Its clients connect to
         doc.append("\n".join(summarize_profile(profile, us)) + "\n")
     if analysis:
         doc.append(analysis + "\n")
+    stores = account_stores_section(a.out)
+    if stores:
+        doc.append(stores)
     with open(a.out, "w") as f:
         f.write("\n".join(doc))
 
