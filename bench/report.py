@@ -140,24 +140,27 @@ def summarize_profile(text, us_per_msg):
     return out
 
 
-STORES_BEGIN = "<!-- account-stores:begin -->"
-STORES_END = "<!-- account-stores:end -->"
+# Sections other scripts write into the report between markers (this run measures neither,
+# so a regeneration keeps them as they are): heading, marker name.
+KEPT_SECTIONS = [("Account stores", "account-stores"),  # bench/stores.sh
+                 ("Session resume on the relay path", "resume-cost")]  # bench/resume_cost.sh
 
 
-def account_stores_section(path):
-    """The "Account stores" section of the report being replaced, if it has one: written by
-    bench/stores.sh (bench/stores_report.py) between its markers, which this run does not
-    measure, so it is kept as it is."""
+def kept_sections(path):
+    """The marked sections of the report being replaced, each with its heading."""
     try:
         with open(path) as f:
             text = f.read()
     except OSError:
-        return ""
-    start = text.find(STORES_BEGIN)
-    end = text.find(STORES_END, start) if start >= 0 else -1
-    if start < 0 or end < 0:
-        return ""
-    return "## Account stores\n\n" + text[start:end + len(STORES_END)] + "\n"
+        return []
+    out = []
+    for heading, name in KEPT_SECTIONS:
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        start = text.find(begin)
+        stop = text.find(end, start) if start >= 0 else -1
+        if start >= 0 and stop >= 0:
+            out.append(f"## {heading}\n\n" + text[start:stop + len(end)] + "\n")
+    return out
 
 
 def main():
@@ -379,9 +382,7 @@ concurrent_limit: 1000000})`), one Node.js process. Its clients connect to
         doc.append("\n".join(summarize_profile(profile, us)) + "\n")
     if analysis:
         doc.append(analysis + "\n")
-    stores = account_stores_section(a.out)
-    if stores:
-        doc.append(stores)
+    doc.extend(kept_sections(a.out))
     with open(a.out, "w") as f:
         f.write("\n".join(doc))
 

@@ -143,7 +143,10 @@ log "PostgreSQL $pg_version on 127.0.0.1:$pg_port (postmaster $pg_pid): $pg_sett
 # --- 4. the daemon: run.sh's benchmark settings (per-connection limits out of the way, a
 # cheap Argon2id, so the store's work dominates a registration), a hash queue long enough
 # for the register clients, and the store under test.
-sb_env=(SERVER_HOST=127.0.0.1 SERVER_PORT=0 WEB_ROOT="$work"
+# An empty web root of its own: the scratch dir holds PostgreSQL's data, and the daemon
+# refuses a web root of more than 64 MiB.
+mkdir -p "$work/web"
+sb_env=(SERVER_HOST=127.0.0.1 SERVER_PORT=0 WEB_ROOT="$work/web"
   RATE_LIMIT_PER_SEC=1000000 RATE_LIMIT_BURST=1000000 MAX_CONNECTIONS_PER_IP=100000
   MAX_CONNECTIONS=100000 ARGON2_OPSLIMIT=1 ARGON2_MEMLIMIT=8192 WS_SEND_QUEUE=100000
   HASH_QUEUE_LIMIT=1000 LOG_LEVEL=warn)

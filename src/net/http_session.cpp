@@ -1,7 +1,5 @@
 #include "switchboard/net/http_session.hpp"
 
-#include <charconv>
-
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
@@ -23,22 +21,6 @@
 #include "switchboard/version.hpp"
 
 namespace switchboard {
-
-namespace {
-/// The session a /ws upgrade asks to resume (`resume` and `last_seq`); nullopt when it asks
-/// for none or asks malformedly: either way it gets a fresh session.
-std::optional<ResumeRequest> resume_request(std::string_view query) {
-  std::string id = query_param(query, "resume");
-  if (id.empty()) return std::nullopt;
-  std::string last = query_param(query, "last_seq");
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), n);
-  if (!last.empty() && (ec != std::errc() || end != last.data() + last.size())) {
-    return std::nullopt;
-  }
-  return ResumeRequest{std::move(id), n};
-}
-}  // namespace
 
 namespace beast = boost::beast;
 namespace http = beast::http;

@@ -1,5 +1,7 @@
 #include "switchboard/net/request_adapter.hpp"
 
+#include <charconv>
+
 #include <algorithm>
 
 #include "switchboard/util/encoding.hpp"
@@ -51,6 +53,18 @@ HttpRequest to_http_request(const http::request<http::string_body>& req,
     }
   }
   return r;
+}
+
+std::optional<ResumeRequest> resume_request(std::string_view query) {
+  std::string id = query_param(query, "resume");
+  if (id.empty()) return std::nullopt;
+  std::string last = query_param(query, "last_seq");
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), n);
+  if (!last.empty() && (ec != std::errc() || end != last.data() + last.size())) {
+    return std::nullopt;
+  }
+  return ResumeRequest{std::move(id), n};
 }
 
 }  // namespace switchboard

@@ -279,6 +279,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string ticket = query_param(req.query, "ticket");
   if (ticket.size() > req.query.size())
     fail("a decoded ticket longer than its query", req, nullptr);
+  // And ?resume=&last_seq=: a session to ask for, never longer than the query, or none.
+  if (auto resume = resume_request(req.query)) {
+    if (resume->session.empty() || resume->session.size() > req.query.size()) {
+      fail("a resume request that the query does not hold", req, nullptr);
+    }
+  }
   const HttpRequest copy = req;
   net::io_context& ioc = s.ioc;
   std::optional<HttpResponse> answer;

@@ -1,15 +1,19 @@
 // Session resume (protocol.md, "Session resume"): a connection cut by the network comes back
 // within the window, in its rooms, with nothing lost or repeated in either direction.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <deque>
+#include <fstream>
 #include <random>
 #include <thread>
 
 #include "support/connected_user.hpp"
 #include "support/cutting_proxy.hpp"
+#include "support/daemon_process.hpp"
 #include "support/http_client.hpp"
+#include "support/temp_dir.hpp"
 #include "support/test_server.hpp"
 #include "support/ws_client.hpp"
 
@@ -508,6 +512,43 @@ TEST(Resume, ClientSeqNumbersDropResendsOfWhatWasHandled) {
   ws.send(R"({"seq":6,"msg_type":0})");
   EXPECT_EQ(ws.expect(5)["seq"], 3);
   EXPECT_EQ(ws.pending(), 0u);
+}
+
+TEST(Resume, SessionIdsNeverReachTheLog) {
+  TempDir dir;
+  std::map<std::string, std::string> env = {
+      {"SERVER_HOST", "127.0.0.1"}, {"SERVER_PORT", "0"},        {"DB_PATH", dir.file("sb.db")},
+      {"ARGON2_OPSLIMIT", "1"},     {"ARGON2_MEMLIMIT", "8192"}, {"WEB_ROOT", ""},
+      {"LOG_LEVEL", "trace"}};
+  DaemonProcess d({}, env, dir.file("log"));
+  auto port = d.wait_listening();
+  ASSERT_NE(port, 0);
+  auto alice = register_user(port, "alice");
+  WsClient first;
+  std::string session = first.connect_with_key(port, alice.api_key)["payload"]["session"];
+  ASSERT_EQ(session.size(), 43u);
+  // A resume that works, one that does not, and a message on the resumed session.
+  WsClient second;
+  ASSERT_EQ(
+      second.connect(port, "/ws?resume=" + session + "&last_seq=0", {{"X-API-Key", alice.api_key}}),
+      101);
+  EXPECT_EQ(second.expect(kWelcome)["payload"]["resumed"], true);
+  const std::string guess = "GuessedSessionIdMarker-0123456789abcdefghij";
+  WsClient third;
+  ASSERT_EQ(
+      third.connect(port, "/ws?resume=" + guess + "&last_seq=0", {{"X-API-Key", alice.api_key}}),
+      101);
+  std::string fresh = third.expect(kWelcome)["payload"]["session"];
+  third.send(R"({"msg_type":0})");
+  third.expect(5);
+  d.signal(SIGTERM);
+  EXPECT_EQ(d.wait_exit(), 0);
+  std::ifstream in(dir.file("log"));
+  std::string log((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(log.find("session resumed"), std::string::npos) << "the search sees the log";
+  EXPECT_EQ(log.find(session), std::string::npos);
+  EXPECT_EQ(log.find(fresh), std::string::npos);
+  EXPECT_EQ(log.find(guess), std::string::npos);
 }
 
 }  // namespace

@@ -2,10 +2,13 @@
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "switchboard/api/http_types.hpp"
+#include "switchboard/signaling/session_manager.hpp"
 
 namespace switchboard {
 
@@ -19,5 +22,9 @@ bool is_trusted_proxy(const std::string& peer_address,
 HttpRequest to_http_request(const boost::beast::http::request<boost::beast::http::string_body>& req,
                             const std::string& peer_address,
                             const std::vector<std::string>& trusted_proxies);
+
+/// The session a /ws upgrade's query asks to resume (`resume`, `last_seq`); nullopt when it
+/// asks for none or asks malformedly: either way the connection gets a fresh session.
+std::optional<ResumeRequest> resume_request(std::string_view query);
 
 }  // namespace switchboard
