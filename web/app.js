@@ -50,6 +50,18 @@ function notice(text) {
   $('call-notice').textContent = text;
 }
 
+/**
+ * The connection banner over the call: shown while the signaling socket is
+ * down (`reconnecting`, the call itself goes on) or while a lost session rejoins
+ * (`rejoining`); hidden with no text.
+ */
+function banner(text, kind = 'reconnecting') {
+  const el = $('conn-banner');
+  el.hidden = !text;
+  el.dataset.state = text ? kind : '';
+  el.querySelector('.text').textContent = text ?? '';
+}
+
 function roomLink(roomId) {
   const url = new URL(location.pathname, location.origin);
   url.searchParams.set('room', roomId);
@@ -127,26 +139,44 @@ function ensureConnected() {
 async function connect() {
   const sb = new Switchboard({ apiKey: state.session.apiKey, iceTransportPolicy });
 
+  let resuming = false; // the last drop left a session to resume: the call goes on
   sb.addEventListener('welcome', () => setStatus('online', 'online'));
   sb.addEventListener('reconnecting', (ev) => {
     setStatus('reconnecting…', 'reconnecting');
-    if (sb.roomId) notice(`Connection lost, retrying in ${Math.ceil(ev.detail.delay / 1000)} s…`);
+    if (sb.roomId) {
+      const wait = Math.ceil(ev.detail.delay / 1000);
+      const meanwhile = resuming ? ' The call goes on meanwhile.' : '';
+      banner(`Reconnecting… (attempt ${ev.detail.attempt}, next try in ${wait} s).${meanwhile}`);
+    }
   });
   sb.addEventListener('disconnected', (ev) => {
-    clearRemoteTiles();
-    if (!ev.detail.willReconnect) {
-      setStatus('offline', 'offline');
-      if (ev.detail.code === 4001 || ev.detail.code === 4002) {
-        notice(
-          ev.detail.code === 4001
-            ? 'You signed in somewhere else, so this page was signed out.'
-            : 'This account opened the call in another tab.',
-        );
-      }
+    resuming = ev.detail.resuming;
+    if (ev.detail.willReconnect) {
+      setStatus('reconnecting…', 'reconnecting');
+      // Resuming: the peer connections stay up and so do their tiles.
+      if (!ev.detail.resuming) clearRemoteTiles();
+      if (sb.roomId) banner('Connection to the server lost. Reconnecting…');
+      return;
     }
+    clearRemoteTiles();
+    banner(null);
+    setStatus('offline', 'offline');
+    const why = {
+      4001: 'You signed in somewhere else, so this page was signed out.',
+      4002: 'This account opened the call in another tab.',
+      4003: 'An administrator disconnected this page.',
+    }[ev.detail.code];
+    if (why) notice(why);
+  });
+  sb.addEventListener('resumed', () => banner(null));
+  sb.addEventListener('session-lost', (ev) => {
+    // The server ended our session while we were away: the others saw us leave.
+    clearRemoteTiles();
+    if (ev.detail.roomId) banner('Back online, but the call could not be resumed. Rejoining it…', 'rejoining');
   });
   sb.addEventListener('room', (ev) => {
     notice('');
+    banner(null);
     renderRoom();
     for (const id of ev.detail.members) if (id !== sb.userId) ensureTile(id);
   });
@@ -192,6 +222,7 @@ async function connect() {
       return;
     }
     if (sb.roomId === null && document.body.dataset.view === 'call-view') {
+      banner(null);
       hangUp();
       enterLobby().then(() => ($('lobby-error').textContent = describeError(error)));
     }
@@ -285,6 +316,7 @@ function hangUp() {
   $('tiles').replaceChildren();
   state.names.clear();
   notice('');
+  banner(null);
 }
 
 $('leave').addEventListener('click', () => {

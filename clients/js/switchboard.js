@@ -14,6 +14,14 @@
 //
 // A Switchboard instance is in at most one room at a time (the protocol allows
 // several; a call UI needs one).
+//
+// Session resume (protocol 1.1): the server numbers what it sends (`seq`) and
+// keeps a lost connection's session for `resume_window` seconds. This client
+// numbers what it sends too and keeps it until a resume acknowledges it. After a
+// socket lost without a close handshake it reconnects with `?resume=&last_seq=`:
+// on success the calls never notice (the RTCPeerConnections stay up, the server
+// replays what we missed, we resend what it missed); otherwise it rejoins its
+// room with a fresh session, as a newcomer.
 
 /** Wire message types (protocol section 2). */
 export const MsgType = Object.freeze({
@@ -32,9 +40,17 @@ export const MsgType = Object.freeze({
   Welcome: 12,
 });
 
-/** Close codes after which reconnecting cannot help. */
+/**
+ * Close codes that end things on purpose: no reconnect after them. 1000 normal
+ * closure, 4001 API key revoked, 4002 replaced by a newer connection of the same
+ * user (also what an old socket gets when a resume takes its session over),
+ * 4003 disconnected by an administrator.
+ */
+const CLOSE_NORMAL = 1000;
 const CLOSE_KEY_REVOKED = 4001;
 const CLOSE_REPLACED = 4002;
+const CLOSE_ADMIN = 4003;
+const FINAL_CLOSE_CODES = new Set([CLOSE_NORMAL, CLOSE_KEY_REVOKED, CLOSE_REPLACED, CLOSE_ADMIN]);
 
 /** An error reported by the server, over HTTP or the WebSocket. */
 export class SwitchboardError extends Error {
@@ -106,7 +122,9 @@ export function updatePassword(baseUrl, username, password, newPassword) {
  * One connection to the daemon plus the peer connections of the current room.
  *
  * Events (all CustomEvent, data in `event.detail`):
- *   welcome          {userId, username, iceServers}   after every (re)connect
+ *   welcome          {userId, username, iceServers, resumed}   after every (re)connect
+ *   resumed          {rooms}                          the session survived a dropped socket
+ *   session-lost     {roomId, reason}                 it did not: fresh session, rejoining roomId (if any)
  *   room             {roomId, host, members}          room created or joined
  *   peer-joined      {roomId, peerId}
  *   peer-left        {roomId, peerId, host}           host: the host afterwards
@@ -116,7 +134,7 @@ export function updatePassword(baseUrl, username, password, newPassword) {
  *   peer-closed      {peerId}                         its RTCPeerConnection was closed
  *   datachannel-open {peerId}
  *   message          {peerId, data}                   DataChannel message
- *   disconnected     {code, reason, willReconnect}
+ *   disconnected     {code, reason, willReconnect, resuming}
  *   reconnecting     {attempt, delay}                 delay in ms before the attempt
  *   error            {error: SwitchboardError|Error}
  */
@@ -132,6 +150,8 @@ export class Switchboard extends EventTarget {
    * @param {number} [options.reconnectDelay=500] first backoff delay, ms
    * @param {number} [options.maxReconnectDelay=15000] ms
    * @param {number} [options.requestTimeout=10000] ms, for connect/createRoom/joinRoom
+   * @param {number} [options.maxUnacked=256] sent messages kept for a resend
+   * @param {number} [options.maxUnackedBytes=1048576] and their bytes at most
    */
   constructor(options) {
     super();
@@ -141,6 +161,8 @@ export class Switchboard extends EventTarget {
       reconnectDelay: 500,
       maxReconnectDelay: 15000,
       requestTimeout: 10000,
+      maxUnacked: 256,
+      maxUnackedBytes: 1 << 20,
       ...options,
     };
     this.localStream = options.localStream ?? null;
@@ -158,8 +180,19 @@ export class Switchboard extends EventTarget {
     this.peers = new Map();
 
     this._ws = null;
+    this._live = false; // this._ws is open and welcomed
     this._closed = false; // close() called: never reconnect
     this._welcomed = false; // reconnect only sessions that once got a Welcome
+    // Session resume. The session id is a secret of the user: never logged.
+    this._session = null; // the Welcome's `session`; null: nothing to resume
+    this._resumeWindow = 0; // the Welcome's `resume_window`, seconds; 0: resume is off
+    this._lastSeq = 0; // highest server seq handled
+    this._sendSeq = 0; // seq of the last message we numbered
+    this._unacked = []; // [{seq, text}] sent (or to send), not yet acknowledged, in order
+    this._unackedBytes = 0;
+    this._unackedDropped = 0; // highest seq pushed out of _unacked by its bounds
+    this._resumeAsked = false; // the current socket asked to resume
+    this._lostReason = null; // set when we give a session up ourselves
     this._attempt = 0;
     this._reconnectTimer = null;
     this._welcomeWaiter = null;
@@ -173,12 +206,13 @@ export class Switchboard extends EventTarget {
 
   /** True while the WebSocket is open and welcomed. */
   get connected() {
-    return this._ws?.readyState === WebSocket.OPEN && this.userId !== null;
+    return this._live && this._ws?.readyState === WebSocket.OPEN;
   }
 
   /**
    * Opens the WebSocket (ticket first) and resolves with the Welcome detail.
-   * Later drops reconnect on their own (see options.reconnect).
+   * Later drops reconnect, and resume the session, on their own (see
+   * options.reconnect).
    */
   async connect() {
     if (this._ws) throw new SwitchboardError('already_connected', 'connect() called twice');
@@ -195,15 +229,22 @@ export class Switchboard extends EventTarget {
     return ticket;
   }
 
-  /** Opens the socket; resolves with the Welcome detail. */
+  /** Opens the socket (a resume when there is a session to resume); resolves with the Welcome detail. */
   _openSocket(ticket) {
     const wsUrl = new URL('ws', httpBase(this.options.url));
     wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
     wsUrl.searchParams.set('ticket', ticket);
+    this._resumeAsked = this._canResume();
+    if (this._resumeAsked) {
+      wsUrl.searchParams.set('resume', this._session);
+      wsUrl.searchParams.set('last_seq', String(this._lastSeq));
+    }
 
     const ws = new WebSocket(wsUrl);
     this._ws = ws;
-    ws.onmessage = (ev) => this._onMessage(ev.data);
+    this._live = false;
+    // Only the current socket speaks for us: a replaced one is ignored.
+    ws.onmessage = (ev) => ws === this._ws && this._onMessage(ev.data);
     ws.onclose = (ev) => this._onClose(ws, ev);
 
     return new Promise((resolve, reject) => {
@@ -224,7 +265,10 @@ export class Switchboard extends EventTarget {
     });
   }
 
-  /** Leaves the room, closes every peer connection and the socket; no reconnect. */
+  /**
+   * Leaves the room, closes every peer connection and the socket; no reconnect.
+   * The close frame ends the session on the server: nothing to resume.
+   */
   close() {
     this._closed = true;
     clearTimeout(this._reconnectTimer);
@@ -232,7 +276,9 @@ export class Switchboard extends EventTarget {
     this._closePeers();
     const ws = this._ws;
     this._ws = null; // before close(): _onClose ignores sockets no longer current
-    ws?.close(1000, 'bye');
+    this._live = false;
+    ws?.close(CLOSE_NORMAL, 'bye');
+    this._forgetSession();
     this._failWaiters(new SwitchboardError('closed', 'Switchboard was closed'));
   }
 
@@ -314,10 +360,51 @@ export class Switchboard extends EventTarget {
     this._emit('error', { error });
   }
 
+  /**
+   * Numbers `message` with the session's next `seq`, keeps it until a resume
+   * acknowledges it, and sends it if the socket is up. While the socket is down
+   * with a session to resume it waits for the resume; true when sent now.
+   */
   _send(message) {
-    if (this._ws?.readyState !== WebSocket.OPEN) return false;
-    this._ws.send(JSON.stringify(message));
+    if (!this._live && !this._canResume()) return false; // nobody to send it to, ever
+    const seq = ++this._sendSeq;
+    const text = JSON.stringify({ seq, ...message });
+    if (this._resumeWindow > 0) this._keepUnacked(seq, text);
+    if (!this.connected) return false;
+    this._ws.send(text);
     return true;
+  }
+
+  /**
+   * The server acknowledges only on a resume (Welcome's `ack`), so this list is
+   * a rolling window, bounded like the server's: a resume needs only what was
+   * in flight when the socket died, or queued since.
+   */
+  _keepUnacked(seq, text) {
+    this._unacked.push({ seq, text });
+    this._unackedBytes += text.length;
+    const { maxUnacked, maxUnackedBytes } = this.options;
+    while (this._unacked.length > maxUnacked || (this._unackedBytes > maxUnackedBytes && this._unacked.length > 1)) {
+      const dropped = this._unacked.shift();
+      this._unackedBytes -= dropped.text.length;
+      this._unackedDropped = dropped.seq;
+    }
+  }
+
+  /** There is a session the server may still hold for us. */
+  _canResume() {
+    return this._session !== null && this._resumeWindow > 0;
+  }
+
+  /** Starts over: no session, numbering from 1 again, nothing to resend. */
+  _forgetSession() {
+    this._session = null;
+    this._resumeWindow = 0;
+    this._lastSeq = 0;
+    this._sendSeq = 0;
+    this._unacked = [];
+    this._unackedBytes = 0;
+    this._unackedDropped = 0;
   }
 
   /** Sends a request and waits for its reply (or its Error) in FIFO order. */
@@ -326,16 +413,35 @@ export class Switchboard extends EventTarget {
       return Promise.reject(new SwitchboardError('not_connected', 'not connected'));
     }
     return new Promise((resolve, reject) => {
-      const queue = this._pending.get(msgType);
-      const entry = { resolve, reject };
-      entry.timer = setTimeout(() => {
-        const index = queue.indexOf(entry);
-        if (index >= 0) queue.splice(index, 1);
-        reject(new SwitchboardError('timeout', `no reply to message type ${msgType}`));
-      }, this.options.requestTimeout);
-      queue.push(entry);
+      const entry = { resolve, reject, timer: null };
+      this._pending.get(msgType).push(entry);
+      this._armRequest(msgType, entry);
       this._send({ msg_type: msgType, payload });
     });
+  }
+
+  /** Starts (or restarts) a request's timeout. */
+  _armRequest(msgType, entry) {
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => {
+      const queue = this._pending.get(msgType);
+      const index = queue.indexOf(entry);
+      if (index >= 0) queue.splice(index, 1);
+      entry.reject(new SwitchboardError('timeout', `no reply to message type ${msgType}`));
+    }, this.options.requestTimeout);
+  }
+
+  /**
+   * While the socket is down with a session to resume, requests wait without a
+   * clock: the resume resends them or replays their replies. They get a full
+   * requestTimeout again once resumed.
+   */
+  _pauseRequests() {
+    for (const queue of this._pending.values()) for (const entry of queue) clearTimeout(entry.timer);
+  }
+
+  _resumeRequests() {
+    for (const [msgType, queue] of this._pending) for (const entry of queue) this._armRequest(msgType, entry);
   }
 
   _settle(msgType, outcome, value) {
@@ -355,9 +461,14 @@ export class Switchboard extends EventTarget {
       return;
     }
     const p = msg.payload ?? {};
+    if (msg.msg_type === MsgType.Welcome) return this._onWelcome(p);
+    // Everything after Welcome is numbered, and a resume replays what we may
+    // already have handled: each seq is handled once.
+    if (typeof msg.seq === 'number') {
+      if (msg.seq <= this._lastSeq) return;
+      this._lastSeq = msg.seq;
+    }
     switch (msg.msg_type) {
-      case MsgType.Welcome:
-        return this._onWelcome(p);
       case MsgType.RoomCreated:
         this._enterRoom(p.room_id, p.host, [this.userId]);
         this._settle(MsgType.CreateRoom, 'resolve', p);
@@ -401,25 +512,94 @@ export class Switchboard extends EventTarget {
   }
 
   _onWelcome(p) {
-    const rejoin = this.roomId;
+    const resumed = p.resumed === true && this._session !== null && p.session === this._session;
+    if (resumed && (p.ack ?? 0) < this._unackedDropped) {
+      // The server lacks messages we no longer hold: resuming would leave a hole.
+      return this._abandonSession();
+    }
+    const reconnect = this._welcomed; // a Welcome before this one: this is a reconnect
     this.userId = p.user_id;
     this.username = p.username;
     this.iceServers = p.ice_servers ?? [];
+    this._live = true;
     this._welcomed = true;
     this._attempt = 0;
-    const detail = { userId: this.userId, username: this.username, iceServers: this.iceServers };
+    if (resumed) {
+      // Before any listener can send: the server drops a seq not above the
+      // highest it handled, so what it missed must go out first, in order.
+      this._resend(p.ack ?? 0);
+    } else {
+      this._forgetSession();
+    }
+    this._session = p.session ?? null;
+    this._resumeWindow = p.resume_window ?? 0;
+    const detail = { userId: this.userId, username: this.username, iceServers: this.iceServers, resumed };
     this._emit('welcome', detail);
     this._welcomeWaiter?.resolve(detail);
     this._welcomeWaiter = null;
+    if (resumed) {
+      // The session survived: rooms, peers and RTCPeerConnections stay as they
+      // are. The server replays what it sent after our last_seq next, handled
+      // as it comes.
+      this._resumeRequests();
+      const rooms = (p.rooms ?? []).map((r) => ({ roomId: r.room_id, host: r.host, members: [...r.members] }));
+      this._emit('resumed', { rooms });
+    } else if (reconnect) {
+      this._onSessionLost();
+    }
+  }
+
+  /** Drops what the server acknowledged (seq <= ack) and sends the rest again, in order. */
+  _resend(ack) {
+    while (this._unacked.length && this._unacked[0].seq <= ack) {
+      this._unackedBytes -= this._unacked.shift().text.length;
+    }
+    for (const { text } of this._unacked) this._ws.send(text);
+  }
+
+  /**
+   * A reconnect got a fresh session: the server ended the old one, took us out
+   * of the room and told the others, who hung up. We hang up too, and rejoin as
+   * a newcomer (offering to everyone again).
+   */
+  _onSessionLost() {
+    const rejoin = this.roomId;
+    const wasReady = this._ready;
+    this._closePeers();
+    this._failRequests(new SwitchboardError('session_lost', 'the session ended while disconnected'));
+    this.roomId = null;
+    this.host = null;
+    this.members = [];
+    // Why: 'resume-off' (the server keeps no sessions: resume_window 0), 'ended'
+    // (it no longer had ours: the window passed, a restart, ...), 'incomplete'
+    // (it lacked messages we no longer held, so we ended it).
+    const reason = this._lostReason ?? (this._resumeAsked ? 'ended' : 'resume-off');
+    this._lostReason = null;
+    this._emit('session-lost', { roomId: rejoin, reason });
     if (rejoin !== null) {
-      // After a reconnect the server has already taken us out of the room; going
-      // back in makes us the joiner, so we offer to everyone again.
-      const wasReady = this._ready;
-      this.roomId = null;
       this.joinRoom(rejoin)
         .then(() => wasReady && this.ready())
         .catch((error) => this._emitError(error));
     }
+  }
+
+  /**
+   * Gives up a session that resumed with a gap (more unacknowledged messages
+   * than we keep): the close frame ends it on the server (the others see us
+   * leave and hang up), and a fresh connection follows after the usual backoff;
+   * its Welcome takes the session-lost path and rejoins.
+   */
+  _abandonSession() {
+    const ws = this._ws;
+    this._ws = null; // before close(): _onClose ignores sockets no longer current
+    this._live = false;
+    ws.close(CLOSE_NORMAL, 'resume incomplete');
+    this._forgetSession();
+    this._lostReason = 'incomplete';
+    const error = new SwitchboardError('session_lost', 'resume incomplete');
+    this._closePeers();
+    this._failWaiters(error);
+    this._scheduleReconnect();
   }
 
   _onError(p) {
@@ -453,26 +633,45 @@ export class Switchboard extends EventTarget {
   _onClose(ws, ev) {
     if (ws !== this._ws) return; // an old socket we already replaced
     this._ws = null;
-    this.userId = null;
-    // Media may survive a signaling outage, but the server has told the others
-    // we left, so they have hung up; we do the same and renegotiate on rejoin.
-    this._closePeers();
-    this._failWaiters(new SwitchboardError('disconnected', `connection closed (${ev.code})`));
-    const fatal = ev.code === CLOSE_KEY_REVOKED || ev.code === CLOSE_REPLACED;
-    const willReconnect = !this._closed && !fatal && this.options.reconnect && this._welcomed;
+    this._live = false;
+    const error = new SwitchboardError('disconnected', `connection closed (${ev.code})`);
+    this._failWelcomeWaiter(error);
+    const willReconnect =
+      !this._closed && !FINAL_CLOSE_CODES.has(ev.code) && this.options.reconnect && this._welcomed;
+    // A socket lost without a close handshake leaves the session to resume: the
+    // others see nothing, media keeps flowing, requests may still be answered.
+    const resuming = willReconnect && this._canResume();
+    if (resuming) {
+      this._pauseRequests();
+    } else {
+      // The server has ended the session and told the others we left, so they
+      // have hung up; we do the same and renegotiate on rejoin.
+      this._closePeers();
+      this._failRequests(error);
+    }
     if (!willReconnect) {
+      this.userId = null;
       this.roomId = null;
       this.host = null;
       this.members = [];
+      this._forgetSession();
     }
-    this._emit('disconnected', { code: ev.code, reason: ev.reason, willReconnect });
+    this._emit('disconnected', { code: ev.code, reason: ev.reason, willReconnect, resuming });
     if (willReconnect) this._scheduleReconnect();
   }
 
   /** Rejects the Welcome wait and every request still waiting for a reply. */
   _failWaiters(error) {
+    this._failWelcomeWaiter(error);
+    this._failRequests(error);
+  }
+
+  _failWelcomeWaiter(error) {
     this._welcomeWaiter?.reject(error);
     this._welcomeWaiter = null;
+  }
+
+  _failRequests(error) {
     for (const queue of this._pending.values()) {
       for (const entry of queue.splice(0)) {
         clearTimeout(entry.timer);
@@ -497,7 +696,10 @@ export class Switchboard extends EventTarget {
         if (this._closed) return;
         if (error instanceof SwitchboardError && error.status === 401) {
           // The key is gone (regenerated elsewhere): retrying cannot succeed.
+          this._closePeers();
+          this._failRequests(error);
           this.roomId = null;
+          this._forgetSession();
           this._emitError(error);
           return;
         }
@@ -505,7 +707,7 @@ export class Switchboard extends EventTarget {
         return;
       }
       // A socket that fails from here on is rescheduled by _onClose; Welcome
-      // rejoins the room.
+      // resumes the session or rejoins the room.
       this._openSocket(ticket).catch(() => {});
     }, delay);
   }

@@ -235,12 +235,18 @@ export async function startCoturn(secret) {
 
 /**
  * A TCP proxy in front of `targetUrl`, so a test can cut a page's connections
- * the way a network failure would. Resolves to {url, dropAll(), close()}.
+ * the way a network failure would (a reset, no WebSocket close handshake).
+ * Resolves to {url, dropAll(), hold(), release(), close()}.
  */
 export async function startTcpProxy(targetUrl) {
   const target = new URL(targetUrl);
   const sockets = new Set();
+  let holding = false;
   const server = net.createServer((client) => {
+    if (holding) {
+      client.resetAndDestroy(); // the network is down: nothing gets through
+      return;
+    }
     const upstream = net.connect(Number(target.port), target.hostname);
     for (const [a, b] of [[client, upstream], [upstream, client]]) {
       sockets.add(a);
@@ -255,11 +261,19 @@ export async function startTcpProxy(targetUrl) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
-    /** Resets every open connection; new ones are still accepted. */
+    /** Resets every open connection; new ones are still accepted (unless held). */
     dropAll() {
       for (const socket of sockets) socket.resetAndDestroy();
     },
+    /** From now on new connections are reset at once, until release(). */
+    hold() {
+      holding = true;
+    },
+    release() {
+      holding = false;
+    },
     async close() {
+      holding = true;
       this.dropAll();
       await new Promise((resolve) => server.close(resolve));
     },
