@@ -7,6 +7,8 @@
 # CPU per relayed message. Writes the table into docs/benchmarks.md between the
 # resume-cost markers (bench/report.py keeps the block).
 #
+# Then the RSS per idle connection of each, on a fresh daemon with IDLE_CONNECTIONS (9000).
+#
 #   bench/resume_cost.sh                 everything (about 5 minutes after the two builds)
 #   QUICK=1 bench/resume_cost.sh         shorter windows
 #   BASE=<commit> bench/resume_cost.sh   another baseline
@@ -85,6 +87,18 @@ for ((r = 0; r < repeats; r++)); do
     stop_server
   done
 done
+# Memory: what an idle connection costs each (a Session beside each WsSession now).
+idle_n=${IDLE_CONNECTIONS:-9000}
+[[ -n ${QUICK:-} ]] && idle_n=2000
+for variant in before off on; do
+  start_server "$variant"
+  log "idle: $variant, $idle_n connections"
+  "$bench" --url "$server_url" --server-pid "$server_pid" --users-file "$work/users.txt" \
+    --scenario idle --connections "$idle_n" --concurrency 256 --label "idle-$variant" \
+    --json "$results" >/dev/null 2>>"$work/bench.err" ||
+    log "$variant: the generator reported a problem: $(tail -n 3 "$work/bench.err")"
+  stop_server
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$results" "$out" "$base" "$(git rev-parse --short HEAD)" "$load_before" \
@@ -100,17 +114,19 @@ def med(label, key):
     return statistics.median(vals) if vals else float("nan")
 cpu = {v: med(v, "server_cpu_us_per_msg") for v in ("before", "off", "on")}
 rate = {v: med(v, "messages_per_sec") for v in ("before", "off", "on")}
+rss = {v: med("idle-" + v, "server_rss_per_conn_bytes") for v in ("before", "off", "on")}
 begin, end = "<!-- resume-cost:begin -->", "<!-- resume-cost:end -->"
 b = [begin, "",
      f"Measured {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC by `bench/resume_cost.sh` on {commit} "
      f"against {base} (before session resume), {repeats} rounds in rotating order, medians; "
      f"closed-loop relay, 50 pairs, `{timing}`; load {load_before} before, {load_after} after.", "",
-     "| daemon | CPU per relayed message | vs before | messages/s |",
-     "|---|---:|---:|---:|"]
+     "| daemon | CPU per relayed message | vs before | messages/s | RSS per idle connection |",
+     "|---|---:|---:|---:|---:|"]
 names = {"before": f"before resume ({base})", "off": "RESUME_WINDOW=0 (numbered, nothing kept)",
          "on": "default (numbered and kept, window 30 s)"}
 for v in ("before", "off", "on"):
-    b.append(f"| {names[v]} | {cpu[v]:.2f} µs | {cpu[v] / cpu['before']:.3f}× | {rate[v]:,.0f} |")
+    b.append(f"| {names[v]} | {cpu[v]:.2f} µs | {cpu[v] / cpu['before']:.3f}× | {rate[v]:,.0f} "
+             f"| {rss[v]:,.0f} B |")
 b += ["", "Per round (µs per message): " + "; ".join(
     f"{v}: " + ", ".join(f"{r['server_cpu_us_per_msg']:.2f}" for r in runs.get(v, []))
     for v in ("before", "off", "on")), "",

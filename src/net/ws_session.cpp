@@ -115,8 +115,10 @@ void WsSession::on_accept(boost::system::error_code ec) {
   connected_ = true;
   spdlog::debug("ws user {} ({}) connected{}", user_id(), who_.username,
                 attached.resumed ? ", session resumed" : "");
+  // The session holds the identity now; the connection keeps the user id for its logs.
+  who_ = Identity{who_.user_id, {}, {}};
   // A key rotated while this connection was being set up must not slip through.
-  if (ctx_.credentials.was_revoked(who_.key_hash)) {
+  if (ctx_.credentials.was_revoked(session_->identity().key_hash)) {
     session_->close(CloseCode::key_revoked, "API key revoked");
   } else if (ctx_.shutting_down) {
     session_->close(CloseCode::going_away, "server shutting down");

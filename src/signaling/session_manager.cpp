@@ -28,7 +28,8 @@ SessionManager::Attached SessionManager::attach(const Identity& who,
     // Another user's session, or one of a key since regenerated, is not there for this
     // client: it gets a fresh session, the same answer as for one that never existed.
     if (found && found->user_id() == who.user_id && found->identity().key_hash == who.key_hash) {
-      WelcomeSession welcome{found->id(), window_seconds_, true, 0, hub_.rooms_of(who.user_id)};
+      WelcomeSession welcome{std::string(found->id()), window_seconds_, true, 0,
+                             hub_.rooms_of(who.user_id)};
       auto previous = found->attach(carrier, resume->last_seq, [&](std::uint64_t ack) {
         welcome.ack = ack;
         return make_welcome(who.user_id, who.username, ice, welcome);
@@ -55,7 +56,7 @@ std::shared_ptr<Session> SessionManager::start_session(
     std::lock_guard lock(mutex_);
     by_id_.emplace(session->id(), session);
   }
-  WelcomeSession welcome{session->id(), window_seconds_, false, 0, {}};
+  WelcomeSession welcome{std::string(session->id()), window_seconds_, false, 0, {}};
   session->attach(carrier, 0, [&](std::uint64_t) {
     return make_welcome(who.user_id, who.username, ice, welcome);
   });

@@ -23,7 +23,7 @@ SharedText text(const std::string& s) {
 }
 
 std::shared_ptr<Session> make_session(KeepLimits keep = {}, int* ended = nullptr) {
-  auto s = std::make_shared<Session>(Identity{7, "alice", "key"}, "id", keep);
+  auto s = std::make_shared<Session>(Identity{7, "alice", "key"}, std::string(43, 'S'), keep);
   s->set_end_handler([ended](Session&) {
     if (ended) ++*ended;
   });
@@ -141,6 +141,12 @@ TEST(Session, CloseEndsOnceAndDropsTheCarrier) {
   EXPECT_EQ(c->drops[0], CloseCode::key_revoked);
   s->deliver(text("after"));
   EXPECT_EQ(c->carried.size(), 1u);  // the Welcome only
+}
+
+TEST(Session, AnIdOfAnyOtherLengthIsRefused) {
+  EXPECT_THROW(Session(Identity{}, "short", KeepLimits{}), std::invalid_argument);
+  Session s(Identity{}, std::string(43, 'x'), KeepLimits{});
+  EXPECT_EQ(s.id(), std::string(43, 'x'));
 }
 
 TEST(Session, ClientSeqMustRise) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -44,10 +45,14 @@ class Session : public Peer, public std::enable_shared_from_this<Session> {
  public:
   using Clock = std::chrono::steady_clock;
 
-  /// `id` is the session's secret (the Welcome's `session`).
-  Session(Identity who, std::string id, KeepLimits keep);
+  /// The length of a session id: 256 random bits in base64url (random_token(32)).
+  static constexpr std::size_t kIdLength = 43;
 
-  const std::string& id() const { return id_; }
+  /// `id` is the session's secret (the Welcome's `session`), kIdLength characters (else
+  /// std::invalid_argument).
+  Session(Identity who, std::string_view id, KeepLimits keep);
+
+  std::string_view id() const { return {id_.data(), id_.size()}; }
 
   /// Numbers and keeps `message` and hands it to the carrier, if attached. A detached session
   /// that has kept more than its limits since it was detached overflows: it ends (on_close).
@@ -93,7 +98,7 @@ class Session : public Peer, public std::enable_shared_from_this<Session> {
   /// Marks the session ended: its carrier (to close) if this call ended it, else nullopt.
   std::optional<std::shared_ptr<SessionCarrier>> end_locked();
 
-  const std::string id_;
+  std::array<char, kIdLength> id_;  // in place: a string this long would be one more allocation
   const KeepLimits keep_;
   std::function<void(Session&)> on_end_;
 
@@ -101,7 +106,9 @@ class Session : public Peer, public std::enable_shared_from_this<Session> {
   std::shared_ptr<SessionCarrier> carrier_;
   std::uint64_t next_seq_ = 1;
   std::uint64_t client_seq_ = 0;  // the highest client seq handled
-  std::deque<Kept> kept_;
+  // Allocated with the first message kept: a session that is only connected (most of them,
+  // most of the time) holds no keep (an empty std::deque allocates over 500 bytes).
+  std::unique_ptr<std::deque<Kept>> kept_;
   std::size_t kept_bytes_ = 0;
   std::size_t kept_since_detach_ = 0;  // messages kept while detached: the overflow bound
   std::size_t bytes_since_detach_ = 0;
@@ -119,8 +126,10 @@ std::optional<std::shared_ptr<SessionCarrier>> Session::attach(
   kept_since_detach_ = 0;
   bytes_since_detach_ = 0;
   carrier->carry(0, welcome(client_seq_));
-  for (const auto& k : kept_) {
-    if (k.seq > last_seq) carrier->carry(k.seq, k.text);
+  if (kept_) {
+    for (const auto& k : *kept_) {
+      if (k.seq > last_seq) carrier->carry(k.seq, k.text);
+    }
   }
   return previous;
 }

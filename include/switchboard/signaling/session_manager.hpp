@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "switchboard/signaling/session.hpp"
@@ -66,8 +67,9 @@ class SessionManager {
   const unsigned window_seconds_;
   const KeepLimits keep_;
   std::mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<Session>> by_id_;
-  std::unordered_map<std::string, std::shared_ptr<Session>> detached_;
+  // Keyed by a view of the session's own id, which lives as long as the entry holds it.
+  std::unordered_map<std::string_view, std::shared_ptr<Session>> by_id_;
+  std::unordered_map<std::string_view, std::shared_ptr<Session>> detached_;
 };
 
 }  // namespace switchboard
