@@ -51,7 +51,8 @@ declare -A binary=([before]="$work/base/build/release/switchboard"
   [off]="$repo/build/release/switchboard" [on]="$repo/build/release/switchboard")
 declare -A window=([before]=30 [off]=0 [on]=30)
 
-env_common=(SERVER_HOST=127.0.0.1 SERVER_PORT=0 DB_PATH="$work/bench.db" WEB_ROOT="$work"
+mkdir -p "$work/web"  # an empty web root: the scratch dir holds the baseline's build
+env_common=(SERVER_HOST=127.0.0.1 SERVER_PORT=0 DB_PATH="$work/bench.db" WEB_ROOT="$work/web"
   RATE_LIMIT_PER_SEC=1000000 RATE_LIMIT_BURST=1000000 MAX_CONNECTIONS_PER_IP=100000
   MAX_CONNECTIONS=100000 ARGON2_OPSLIMIT=1 ARGON2_MEMLIMIT=8192 WS_SEND_QUEUE=100000
   LOG_LEVEL=warn)
