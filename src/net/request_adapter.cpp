@@ -1,7 +1,5 @@
 #include "switchboard/net/request_adapter.hpp"
 
-#include <charconv>
-
 #include <algorithm>
 
 #include "switchboard/util/encoding.hpp"
@@ -59,12 +57,10 @@ std::optional<ResumeRequest> resume_request(std::string_view query) {
   std::string id = query_param(query, "resume");
   if (id.empty()) return std::nullopt;
   std::string last = query_param(query, "last_seq");
-  std::uint64_t n = 0;
-  auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), n);
-  if (!last.empty() && (ec != std::errc() || end != last.data() + last.size())) {
-    return std::nullopt;
-  }
-  return ResumeRequest{std::move(id), n};
+  if (last.empty()) return ResumeRequest{std::move(id), 0};
+  auto n = parse_decimal(last);
+  if (!n) return std::nullopt;
+  return ResumeRequest{std::move(id), *n};
 }
 
 }  // namespace switchboard

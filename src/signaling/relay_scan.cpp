@@ -1,8 +1,8 @@
 #include "switchboard/signaling/relay_scan.hpp"
 
 #include <array>
-#include <charconv>
 
+#include "switchboard/util/encoding.hpp"
 #include "switchboard/util/json_scan.hpp"
 
 namespace switchboard {
@@ -21,16 +21,6 @@ bool is_string(std::string_view value) {
 
 bool is_object(std::string_view value) {
   return !value.empty() && value.front() == '{';
-}
-
-/// An id written as plain digits (not -0, not 1.0, not 1e3) that fits 64 bits.
-std::optional<std::uint64_t> plain_id(std::string_view value) {
-  std::uint64_t id = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), id);
-  if (value.empty() || ec != std::errc{} || end != value.data() + value.size()) {
-    return std::nullopt;
-  }
-  return id;
 }
 
 /// Content of a string value written without escapes; nullopt for anything else.
@@ -121,7 +111,7 @@ std::optional<ClientMessage> scan_relay(std::string_view text) {
   if (!top[3].empty()) return std::nullopt;
   ClientMessage m;
   if (!top[4].empty()) {
-    m.seq = plain_id(top[4]);
+    m.seq = parse_decimal(top[4]);
     if (!m.seq) return std::nullopt;  // the full parser words the error
     cut_member(text, outline.members[entry_of(outline, top[4])], m.seq_begin, m.seq_end);
   }
@@ -132,7 +122,7 @@ std::optional<ClientMessage> scan_relay(std::string_view text) {
   } else {
     return std::nullopt;
   }
-  m.to = plain_id(top[1]);
+  m.to = parse_decimal(top[1]);
   if (!m.to || !is_object(top[2])) return std::nullopt;
 
   std::array<std::string_view, 3> payload{};  // room_id, sdp, candidate

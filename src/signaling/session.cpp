@@ -78,11 +78,6 @@ void Session::end_from(const SessionCarrier* carrier) {
   if (on_end_) on_end_(*this);
 }
 
-bool Session::carried_by(const SessionCarrier* carrier) {
-  std::lock_guard lock(mutex_);
-  return carrier_.get() == carrier;
-}
-
 bool Session::expire_if_detached_before(Clock::time_point deadline) {
   auto self = shared_from_this();
   {

@@ -322,11 +322,10 @@ void PostgresUserStore::note_reachable(bool reachable, const std::string& why) {
 Result<PostgresUserStore::Lease, StoreError> PostgresUserStore::lease(bool fresh) {
   {
     std::unique_lock lock(mutex_);
-    if (fresh) {
-      // The caller's connection broke: others idle beside it are likely broken too, and
-      // are replaced as they are found so; this one waits for no one.
-    } else if (!returned_.wait_for(lock, kLeaseWait,
-                                   [&] { return !idle_.empty() || open_ < pool_size_; })) {
+    // A fresh one (the caller's broke, and those idle beside it likely did too) waits for
+    // no one and takes no idle connection.
+    if (!fresh && !returned_.wait_for(lock, kLeaseWait,
+                                      [&] { return !idle_.empty() || open_ < pool_size_; })) {
       spdlog::warn("user store: all {} connections busy for {} s", pool_size_,
                    std::chrono::duration_cast<std::chrono::seconds>(kLeaseWait).count());
       return StoreError::unavailable;

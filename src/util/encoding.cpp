@@ -1,5 +1,7 @@
 #include "switchboard/util/encoding.hpp"
 
+#include <charconv>
+
 #include <sodium.h>
 
 #include <cstdlib>
@@ -69,6 +71,13 @@ bool percent_decode(std::string_view in, std::string& out) {
     i += 2;
   }
   return true;
+}
+
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return n;
 }
 
 }  // namespace switchboard

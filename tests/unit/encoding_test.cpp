@@ -120,5 +120,15 @@ TEST(Encoding, PercentDecodeRejectsMalformedEscapes) {
   }
 }
 
+TEST(Encoding, ParseDecimalTakesPlainDigitsOnly) {
+  EXPECT_EQ(parse_decimal("0"), 0u);
+  EXPECT_EQ(parse_decimal("42"), 42u);
+  EXPECT_EQ(parse_decimal("18446744073709551615"), UINT64_MAX);
+  for (const char* bad :
+       {"", "-1", "+1", "1.0", "1e3", " 1", "1 ", "0x1", "18446744073709551616", "abc"}) {
+    EXPECT_FALSE(parse_decimal(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace switchboard

@@ -110,7 +110,7 @@ TEST(Session, OnlyTheCurrentCarrierDetachesOrEndsIt) {
   EXPECT_FALSE(s->detach(first.get(), Session::Clock::now()));
   s->end_from(first.get());
   EXPECT_EQ(ended, 0);
-  EXPECT_TRUE(s->carried_by(second.get()));
+  EXPECT_FALSE(s->ended());
   s->end_from(second.get());
   EXPECT_EQ(ended, 1);
 }

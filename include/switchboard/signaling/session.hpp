@@ -78,8 +78,6 @@ class Session : public Peer, public std::enable_shared_from_this<Session> {
   /// Ends the session if `carrier` carries it (its connection closed with a handshake);
   /// nothing if it was taken over meanwhile.
   void end_from(const SessionCarrier* carrier);
-  /// Whether `carrier` carries this session now.
-  bool carried_by(const SessionCarrier* carrier);
   /// Marks the session ended if it has been detached since before `deadline` (the window's
   /// end); true when it did, and the caller ends it in the hub.
   bool expire_if_detached_before(Clock::time_point deadline);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,5 +18,8 @@ std::string random_token(std::size_t n);
 std::string ascii_lower(std::string_view s);
 /// Decodes %XX escapes; returns false on a malformed escape.
 bool percent_decode(std::string_view in, std::string& out);
+/// `text` as an unsigned 64-bit number written in plain decimal digits (no sign, no fraction,
+/// no exponent, nothing around it); nullopt for anything else, an empty text included.
+std::optional<std::uint64_t> parse_decimal(std::string_view text);
 
 }  // namespace switchboard
