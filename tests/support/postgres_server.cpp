@@ -152,8 +152,10 @@ std::string create_database(const std::string& server_url) {
     throw std::runtime_error("cannot reach the test PostgreSQL: " +
                              std::string(PQerrorMessage(c.get())));
   }
+  // From template0, which takes no connections: a copy of template1 fails while anything
+  // (an autovacuum worker, say) is connected to it, which a busy test server can have.
   std::unique_ptr<PGresult, decltype(&PQclear)> r(
-      PQexec(c.get(), ("CREATE DATABASE " + name).c_str()), &PQclear);
+      PQexec(c.get(), ("CREATE DATABASE " + name + " TEMPLATE template0").c_str()), &PQclear);
   if (PQresultStatus(r.get()) != PGRES_COMMAND_OK) {
     throw std::runtime_error("CREATE DATABASE failed: " +
                              std::string(PQresultErrorMessage(r.get())));
