@@ -19,20 +19,16 @@ void Session::deliver(SharedText message) {
     std::uint64_t seq = next_seq_++;
     if (keep_.messages > 0) {
       std::size_t size = message->size();
-      if (!kept_) kept_ = std::make_unique<std::deque<Kept>>();
-      kept_->push_back({seq, message});
-      kept_bytes_ += size;
+      if (!kept_) kept_ = std::make_unique<KeptMessages>(keep_);
+      kept_->push(seq, *message);
       if (detached_since_) {
         // Everything kept since the detach is undelivered: over the bound, the session ends
         // rather than resume with a gap.
         overflow =
             ++kept_since_detach_ > keep_.messages || (bytes_since_detach_ += size) > keep_.bytes;
       }
-      // Attached, the keep is a rolling window: what may be in flight when a socket dies.
-      while (kept_->size() > keep_.messages || kept_bytes_ > keep_.bytes) {
-        kept_bytes_ -= kept_->front().text->size();
-        kept_->pop_front();
-      }
+      // Attached, the keep is a rolling window (the oldest make way): what may be in flight
+      // when a socket dies.
     }
     if (carrier_) carrier_->carry(seq, std::move(message));
   }
@@ -98,7 +94,6 @@ std::optional<std::shared_ptr<SessionCarrier>> Session::end_locked() {
   if (ended_) return std::nullopt;
   ended_ = true;
   kept_.reset();
-  kept_bytes_ = 0;
   detached_since_.reset();
   return std::exchange(carrier_, nullptr);
 }
@@ -107,7 +102,7 @@ bool Session::holds_everything_after_locked(std::uint64_t last_seq) const {
   std::uint64_t last_sent = next_seq_ - 1;
   if (last_seq > last_sent) return false;  // ahead of us: not this session's client
   if (last_seq == last_sent) return true;  // nothing to replay
-  return kept_ && !kept_->empty() && kept_->front().seq <= last_seq + 1;
+  return kept_ && !kept_->empty() && kept_->first_seq() <= last_seq + 1;
 }
 
 }  // namespace switchboard

@@ -3,7 +3,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -12,6 +11,7 @@
 #include <string_view>
 #include <utility>
 
+#include "switchboard/signaling/kept_messages.hpp"
 #include "switchboard/signaling/peer.hpp"
 
 namespace switchboard {
@@ -25,13 +25,6 @@ class SessionCarrier {
   virtual void carry(std::uint64_t seq, SharedText message) = 0;
   /// Closes the connection with `code`.
   virtual void drop(CloseCode code, std::string_view reason) = 0;
-};
-
-/// How much a session keeps for a resume: at most `messages` of them and `bytes` in all.
-/// `messages` 0: nothing is kept, resume is off.
-struct KeepLimits {
-  std::size_t messages = 256;
-  std::size_t bytes = 1 << 20;
 };
 
 /// A user's signaling session (protocol.md, "Session resume"): what the hub registers for the
@@ -88,10 +81,6 @@ class Session : public Peer, public std::enable_shared_from_this<Session> {
   void set_end_handler(std::function<void(Session&)> handler) { on_end_ = std::move(handler); }
 
  private:
-  struct Kept {
-    std::uint64_t seq;
-    SharedText text;
-  };
   bool holds_everything_after_locked(std::uint64_t last_seq) const;
   /// Marks the session ended: its carrier (to close) if this call ended it, else nullopt.
   std::optional<std::shared_ptr<SessionCarrier>> end_locked();
@@ -105,9 +94,8 @@ class Session : public Peer, public std::enable_shared_from_this<Session> {
   std::uint64_t next_seq_ = 1;
   std::uint64_t client_seq_ = 0;  // the highest client seq handled
   // Allocated with the first message kept: a session that is only connected (most of them,
-  // most of the time) holds no keep (an empty std::deque allocates over 500 bytes).
-  std::unique_ptr<std::deque<Kept>> kept_;
-  std::size_t kept_bytes_ = 0;
+  // most of the time) holds no keep.
+  std::unique_ptr<KeptMessages> kept_;
   std::size_t kept_since_detach_ = 0;  // messages kept while detached: the overflow bound
   std::size_t bytes_since_detach_ = 0;
   std::optional<Clock::time_point> detached_since_;
@@ -125,9 +113,9 @@ std::optional<std::shared_ptr<SessionCarrier>> Session::attach(
   bytes_since_detach_ = 0;
   carrier->carry(0, welcome(client_seq_));
   if (kept_) {
-    for (const auto& k : *kept_) {
-      if (k.seq > last_seq) carrier->carry(k.seq, k.text);
-    }
+    kept_->for_each_after(last_seq, [&](std::uint64_t seq, std::string_view text) {
+      carrier->carry(seq, std::make_shared<const std::string>(text));
+    });
   }
   return previous;
 }
