@@ -139,7 +139,8 @@ struct Server::Impl {
   /// ends it at once (an operator who means "now").
   void begin_drain() {
     if (shutting_down) return;
-    if (draining_ws.exchange(true) || settings.drain_seconds == 0) return begin_shutdown();
+    if (settings.drain_seconds == 0 || draining_ws) return begin_shutdown();
+    draining_ws = true;
     readiness.begin_drain();
     log_info("draining before shutdown",
              {{"seconds", settings.drain_seconds}, {"connections", limiter->open()}});
@@ -193,7 +194,8 @@ struct Server::Impl {
       if (ec) return;
       log_info("signal received", {{"signal", signo}});
       net::post(shutdown_strand, [this] { begin_drain(); });
-      wait_for_signal();
+      // Not once the shutdown has cancelled the waits (it runs on this thread too).
+      if (!shutting_down) wait_for_signal();
     });
   }
 

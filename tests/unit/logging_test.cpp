@@ -48,7 +48,10 @@ TEST(JsonLogLine, EscapesControlCharactersAndQuotes) {
 }
 
 TEST(JsonLogLine, InvalidUtf8StillGivesValidJson) {
-  std::string bad = "bob\xff\xfe\xc3(\xed\xa0\x80end";  // stray, truncated and surrogate bytes
+  // Stray, truncated and surrogate bytes.
+  std::string bad =
+      "bob\xff\xfe\xc3(\xed\xa0\x80"
+      "end";
   std::vector<LogField> fields = {{"username", bad}};
   auto j = parse_line(json_log_line(system_clock::now(), spdlog::level::info, bad, fields));
   auto name = j["username"].get<std::string>();

@@ -35,11 +35,18 @@ struct ProbeRig {
           f.wait();
           return 0;
         },
-        [](int) {}));
+        [this](int) { unblocked = true; }));
   }
   void release() {
     if (!released) gate.set_value();
     released = true;
+  }
+  /// release(), then waits until the blocking job has left the queue.
+  void release_and_wait() {
+    release();
+    ioc.restart();
+    for (int i = 0; !unblocked && i < 10000; ++i) ioc.run_for(std::chrono::milliseconds(1));
+    ASSERT_TRUE(unblocked);
   }
 
   /// Asks the probe; the answer, once the io_context has run what was posted to it.
@@ -59,6 +66,7 @@ struct ProbeRig {
   ReadinessProbe probe;
   std::promise<void> gate;
   bool released = false;
+  bool unblocked = false;
 };
 
 TEST(ReadinessProbe, ReadyWhenTheStoreAnswers) {
@@ -81,7 +89,7 @@ TEST(ReadinessProbe, FullWorkerQueueAnswersBusyAtOnce) {
   std::optional<Readiness> got;
   rig.probe.check(rig.ioc.get_executor(), [&](Readiness r) { got = r; });
   EXPECT_EQ(got, Readiness::busy) << "answered synchronously, no wait";
-  rig.release();
+  rig.release_and_wait();
   EXPECT_EQ(rig.ask_and_wait(), Readiness::ready) << "a refusal is not remembered";
 }
 
