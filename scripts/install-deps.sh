@@ -11,7 +11,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
   libboost1.81-all-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
-  libsodium-dev libspdlog-dev libfmt-dev libssl-dev libpq-dev
+  libsodium-dev libspdlog-dev libfmt-dev libssl-dev libpq-dev libsystemd-dev
   googletest libgtest-dev sqlite3 curl ca-certificates
 )
 for arg in "$@"; do

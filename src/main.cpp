@@ -1,6 +1,4 @@
 // switchboard: the daemon's entry point. Everything else lives in switchboard_core.
-#include <spdlog/spdlog.h>
-
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -49,7 +47,8 @@ int main(int argc, char** argv) {
     std::cout << "configuration ok\n";
     return 0;
   }
-  init_logging(settings.log_level);
+  init_logging(settings.log_level,
+               settings.log_format == "json" ? LogFormat::json : LogFormat::text);
   try {
     Server server(settings);
     auto port = server.start(true);
@@ -59,8 +58,11 @@ int main(int argc, char** argv) {
     std::cout << "listening on http://" << host << ":" << port << std::endl;
     server.run();
   } catch (const std::exception& e) {
-    spdlog::critical("cannot start: {}", e.what());
-    std::cerr << "switchboard: cannot start: " << e.what() << "\n";
+    log_event(spdlog::level::critical, "cannot start", {{"error", e.what()}});
+    // In json format the log line above says it; a second, plain line would break the format.
+    if (settings.log_format != "json") {
+      std::cerr << "switchboard: cannot start: " << e.what() << "\n";
+    }
     return 1;
   }
   return 0;

@@ -1,7 +1,5 @@
 #include "switchboard/server.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -18,9 +16,12 @@
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/net/http_session.hpp"
 #include "switchboard/net/listener.hpp"
+#include "switchboard/ops/readiness_probe.hpp"
+#include "switchboard/ops/systemd_notifier.hpp"
 #include "switchboard/signaling/session_manager.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/store/user_store.hpp"
+#include "switchboard/util/logging.hpp"
 #include "switchboard/util/worker_pool.hpp"
 
 namespace switchboard {
@@ -43,7 +44,7 @@ void run_guarded(net::io_context& ioc) {
       ioc.run();
       return;
     } catch (const std::exception& e) {
-      spdlog::error("an I/O handler failed: {}", e.what());
+      log_error("an I/O handler failed", {{"error", e.what()}});
     }
   }
 }
@@ -82,15 +83,18 @@ struct Server::Impl {
                          std::chrono::seconds(settings.login_lockout_max)),
         accounts(*store, hasher, pool, credentials, tickets, account_throttle, address_throttle),
         files(settings.web_root),
-        api(accounts, tickets, files),
+        readiness(*store, pool),
+        api(accounts, tickets, files, readiness),
         hub(room_limits(settings)),
         sessions(hub, settings.resume_window, KeepLimits{settings.resume_buffer, kResumeBytes}),
         limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
                                                     settings.max_connections_per_ip)),
-        ctx{settings, api,      accounts,      tickets,       credentials,
-            hub,      sessions, http_sessions, shutting_down, writes_waited},
+        ctx{settings, api,           accounts,      tickets,     credentials,  hub,
+            sessions, http_sessions, shutting_down, draining_ws, writes_waited},
         shutdown_strand(net::make_strand(ioc)),
+        drain_timer(shutdown_strand),
         grace_timer(shutdown_strand),
+        watchdog_timer(shutdown_strand),
         sweep_timer(shutdown_strand),
         signals(ioc) {
     accounts.set_key_revoked_handler(
@@ -102,15 +106,15 @@ struct Server::Impl {
   /// client reconnects at once, and each known key is then checked in memory, with no trip
   /// to SQLite. A store that cannot be read now only leaves the cache to fill as keys arrive.
   void preload_credentials() {
-    spdlog::info("accounts in {}", store->describe());
+    log_info("account store opened", {{"store", store->describe()}});
     if (credentials.capacity() == 0) return;
     auto known = store->recent_identities(credentials.capacity());
     if (!known) {
-      spdlog::warn("API keys not preloaded: {}", to_string(known.error()));
+      log_warn("API keys not preloaded", {{"error", to_string(known.error())}});
       return;
     }
     for (const auto& who : known.value()) credentials.put(who);
-    spdlog::info("{} API keys loaded into memory", known.value().size());
+    log_info("API keys loaded into memory", {{"count", known.value().size()}});
   }
 
   unsigned io_thread_count() const {
@@ -129,11 +133,33 @@ struct Server::Impl {
     });
   }
 
+  /// SIGTERM, SIGINT or request_shutdown(). With drain_seconds, a drain comes first: /readyz
+  /// and new WebSockets answer 503 so that a load balancer sends new clients elsewhere, while
+  /// REST and the open WebSockets go on; then the shutdown. A second request during the drain
+  /// ends it at once (an operator who means "now").
+  void begin_drain() {
+    if (shutting_down) return;
+    if (settings.drain_seconds == 0 || draining_ws) return begin_shutdown();
+    draining_ws = true;
+    readiness.begin_drain();
+    log_info("draining before shutdown",
+             {{"seconds", settings.drain_seconds}, {"connections", limiter->open()}});
+    notifier.stopping("draining for " + std::to_string(settings.drain_seconds) + " s");
+    drain_timer.expires_after(std::chrono::seconds(settings.drain_seconds));
+    drain_timer.async_wait([this](auto ec) {
+      if (!ec) begin_shutdown();
+    });
+  }
+
   void begin_shutdown() {
     if (shutting_down.exchange(true)) return;
-    spdlog::info("shutting down: {} connections open", limiter->open());
+    log_info("shutting down", {{"connections", limiter->open()}});
+    // Said once: a drain has said it already.
+    if (!draining_ws.exchange(true)) notifier.stopping("shutting down");
+    readiness.begin_drain();
     boost::system::error_code ignored;
     signals.cancel(ignored);
+    drain_timer.cancel();
     sweep_timer.cancel();
     if (listener) listener->stop();
     api.begin_shutdown();
@@ -142,12 +168,35 @@ struct Server::Impl {
     // Wait for the last connection to go, but no longer than the grace period.
     grace_timer.expires_after(std::chrono::seconds(settings.shutdown_grace));
     grace_timer.async_wait([this](auto ec) {
+      // The last connection is gone or the grace is over: the main loop may end now.
+      watchdog_timer.cancel();
       if (ec) return;
-      spdlog::warn("shutdown grace period over with {} connections open", limiter->open());
+      log_warn("shutdown grace period over", {{"connections", limiter->open()}});
       stop_all();
     });
     limiter->on_idle([this] { net::post(shutdown_strand, [this] { grace_timer.cancel(); }); });
     if (limiter->open() == 0) grace_timer.cancel();
+  }
+
+  /// Pings systemd's watchdog from the main io_context: a main loop that is stuck stops the
+  /// pings, and systemd restarts the daemon.
+  void ping_watchdog() {
+    notifier.watchdog_ping();
+    watchdog_timer.expires_after(notifier.watchdog_period());
+    watchdog_timer.async_wait([this](auto ec) {
+      if (!ec) ping_watchdog();
+    });
+  }
+
+  /// Waits for SIGTERM / SIGINT, again after each: the second ends a drain.
+  void wait_for_signal() {
+    signals.async_wait([this](auto ec, int signo) {
+      if (ec) return;
+      log_info("signal received", {{"signal", signo}});
+      net::post(shutdown_strand, [this] { begin_drain(); });
+      // Not once the shutdown has cancelled the waits (it runs on this thread too).
+      if (!shutting_down) wait_for_signal();
+    });
   }
 
   /// One io_context per I/O thread, each run by its thread alone: a connection lives on one
@@ -182,16 +231,21 @@ struct Server::Impl {
   LoginThrottle address_throttle;
   AccountService accounts;
   StaticFiles files;
+  ReadinessProbe readiness;
   RestApi api;
   SignalingHub hub;
   SessionManager sessions;
   HttpSessionSet http_sessions;
   std::shared_ptr<ConnectionLimiter> limiter;
   std::atomic<bool> shutting_down{false};
+  std::atomic<bool> draining_ws{false};  // a drain or the shutdown has begun: no new /ws
   std::atomic<std::uint64_t> writes_waited{0};
   ServerContext ctx;
   net::strand<net::io_context::executor_type> shutdown_strand;
+  net::steady_timer drain_timer;
   net::steady_timer grace_timer;
+  net::steady_timer watchdog_timer;
+  SystemdNotifier notifier;
   net::steady_timer sweep_timer;  // ends sessions whose resume window has passed
   net::signal_set signals;
   std::shared_ptr<Listener> listener;
@@ -218,19 +272,21 @@ std::uint16_t Server::start(bool handle_signals) {
   if (handle_signals) {
     s.signals.add(SIGINT);
     s.signals.add(SIGTERM);
-    s.signals.async_wait([this](auto ec, int signo) {
-      if (ec) return;
-      spdlog::info("signal {} received", signo);
-      request_shutdown();
-    });
+    s.wait_for_signal();
   }
   auto address = net::ip::make_address(impl_->settings.server_host);
   impl_->listener = std::make_shared<Listener>(
       impl_->all_contexts(), net::ip::tcp::endpoint(address, impl_->settings.server_port),
       impl_->ctx, impl_->limiter);
   impl_->listener->run();
-  net::post(s.shutdown_strand, [&s] { s.sweep_sessions(); });
-  return impl_->listener->local_endpoint().port();
+  auto port = impl_->listener->local_endpoint().port();
+  // Sent once the main loop runs, which is after main() has printed the listening line.
+  net::post(s.shutdown_strand, [&s, port] {
+    s.sweep_sessions();
+    s.notifier.ready("listening on port " + std::to_string(port));
+    if (s.notifier.watchdog_period().count() > 0) s.ping_watchdog();
+  });
+  return port;
 }
 
 void Server::run() {
@@ -253,11 +309,11 @@ void Server::run() {
   s.pool.join();
   s.ioc.drop_handlers();
   for (auto& c : s.connection_contexts) c->drop_handlers();
-  spdlog::info("stopped");
+  log_info("stopped");
 }
 
 void Server::request_shutdown() {
-  net::post(impl_->shutdown_strand, [this] { impl_->begin_shutdown(); });
+  net::post(impl_->shutdown_strand, [this] { impl_->begin_drain(); });
 }
 
 }  // namespace switchboard

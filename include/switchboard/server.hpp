@@ -25,8 +25,10 @@ class Server {
   std::uint16_t start(bool handle_signals);
   /// Runs the I/O threads until shutdown has finished.
   void run();
-  /// Begins a graceful shutdown (any thread): stop accepting, close WebSockets with 1001,
-  /// finish in-flight requests, then run() returns.
+  /// Begins a graceful shutdown (any thread), as SIGTERM does: with drain_seconds, first a
+  /// drain (/readyz and new WebSockets answer 503, the rest goes on; a second call ends it);
+  /// then stop accepting, close WebSockets with 1001, finish in-flight requests, and run()
+  /// returns.
   void request_shutdown();
 
   const Settings& settings() const;

@@ -6,6 +6,7 @@
 #include "switchboard/api/validation.hpp"
 #include "switchboard/auth/account_service.hpp"
 #include "switchboard/auth/ticket_store.hpp"
+#include "switchboard/ops/readiness_probe.hpp"
 #include "switchboard/util/encoding.hpp"
 #include "switchboard/util/json_depth.hpp"
 
@@ -140,8 +141,9 @@ json account_json(const Account& a) {
 
 }  // namespace
 
-RestApi::RestApi(AccountService& accounts, TicketStore& tickets, const StaticFiles& files)
-    : accounts_(accounts), tickets_(tickets), files_(files) {}
+RestApi::RestApi(AccountService& accounts, TicketStore& tickets, const StaticFiles& files,
+                 ReadinessProbe& readiness)
+    : accounts_(accounts), tickets_(tickets), files_(files), readiness_(readiness) {}
 
 void RestApi::handle(HttpRequest req, const boost::asio::any_io_executor& ex, Respond respond) {
   if (shutting_down_) {
@@ -169,6 +171,10 @@ void RestApi::handle(HttpRequest req, const boost::asio::any_io_executor& ex, Re
   if (req.path == "/healthz") {
     if (!get) return respond(method_not_allowed("GET"));
     return respond(json_response(200, {{"status", "ok"}}));
+  }
+  if (req.path == "/readyz") {
+    if (!get) return respond(method_not_allowed("GET"));
+    return get_readyz(ex, std::move(respond));
   }
   if (req.path == "/ws") {
     if (req.method != "GET") return respond(method_not_allowed("GET"));
@@ -224,6 +230,27 @@ void RestApi::post_ws_ticket(const HttpRequest& req, const boost::asio::any_io_e
     auto ticket = tickets_.issue(r.value());
     if (!ticket) return respond(account_error({AccountError::unavailable}));
     respond(json_response(200, {{"ticket", *ticket}, {"expires_in", tickets_.ttl().count()}}));
+  });
+}
+
+void RestApi::get_readyz(const boost::asio::any_io_executor& ex, Respond respond) {
+  readiness_.check(ex, [respond](Readiness r) {
+    HttpResponse out;
+    switch (r) {
+      case Readiness::ready:
+        return respond(json_response(200, {{"status", "ready"}}));
+      case Readiness::draining:
+        return respond(error_response(503, "unavailable",
+                                      "The server is draining before it stops; use another."));
+      case Readiness::store_unavailable:
+        out = error_response(503, "unavailable", "The account store does not answer.");
+        break;
+      case Readiness::busy:
+        out = error_response(503, "unavailable", "The server is busy; try again shortly.");
+        break;
+    }
+    out.headers.emplace_back("Retry-After", "1");
+    respond(std::move(out));
   });
 }
 

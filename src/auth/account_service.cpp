@@ -1,7 +1,5 @@
 #include "switchboard/auth/account_service.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 
 #include "switchboard/auth/api_key.hpp"
@@ -11,6 +9,7 @@
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/store/user_store.hpp"
 #include "switchboard/util/encoding.hpp"
+#include "switchboard/util/logging.hpp"
 #include "switchboard/util/worker_pool.hpp"
 
 namespace switchboard {
@@ -56,7 +55,7 @@ void AccountService::register_user(const boost::asio::any_io_executor& ex, std::
     if (!created) return AccountResult(from_store(created.error()));
     const UserRecord& user = created.value();
     cache_.put(Identity{user.id, user.username, user.api_key_hash});
-    spdlog::info("registered user {} ({})", user.id, user.username);
+    log_info("user registered", {{"user_id", user.id}, {"username", user.username}});
     return AccountResult(Account{user.id, user.username, std::move(key)});
   };
   if (!pool_.try_run(ex, std::move(job), done)) done(failure(AccountError::unavailable));
@@ -84,7 +83,7 @@ void AccountService::with_verified_password(const boost::asio::any_io_executor& 
     if (!hasher_.verify(password, encoded)) {
       account_throttle_.record_failure(account_key(username));
       address_throttle_.record_failure(address_key(address));
-      spdlog::warn("failed password for account '{}' from {}", username, address);
+      log_warn("failed password", {{"username", username}, {"remote_addr", address}});
       return AccountResult(failure(AccountError::invalid_credentials));
     }
     account_throttle_.record_success(account_key(username));
@@ -101,7 +100,7 @@ void AccountService::change_password(const boost::asio::any_io_executor& ex, std
     if (!hash) return AccountResult(failure(AccountError::unavailable));
     auto updated = store_.update_password(user.id, *hash);
     if (!updated) return AccountResult(from_store(updated.error()));
-    spdlog::info("password changed for user {}", user.id);
+    log_info("password changed", {{"user_id", user.id}});
     return AccountResult(Account{user.id, user.username, {}});
   };
   with_verified_password(ex, std::move(username), std::move(password), std::move(address),
@@ -120,7 +119,7 @@ void AccountService::regenerate_key(const boost::asio::any_io_executor& ex, std:
     tickets_.revoke(user.id, user.api_key_hash);
     if (key_revoked_) key_revoked_(user.id, user.api_key_hash);
     cache_.put(Identity{user.id, user.username, key_hash});
-    spdlog::info("API key rotated for user {}", user.id);
+    log_info("API key rotated", {{"user_id", user.id}});
     return AccountResult(Account{user.id, user.username, std::move(key)});
   };
   with_verified_password(ex, std::move(username), std::move(password), std::move(address),

@@ -129,12 +129,22 @@ const std::vector<Option>& options() {
          }
          return "expected trace, debug, info, warn, error, critical or off";
        }},
+      {"log_format", "text, or json for one JSON object per line (default text)",
+       [](Settings& s, const std::string& v) -> std::string {
+         if (v != "text" && v != "json") return "expected text or json";
+         s.log_format = v;
+         return {};
+       }},
       unsigned_option("io_threads", "threads running network I/O; 0 = one per core",
                       &Settings::io_threads, 0, 256),
       unsigned_option("worker_threads", "threads for password hashing and SQLite (default 2)",
                       &Settings::worker_threads, 1, 256),
       unsigned_option("shutdown_grace", "seconds to finish in-flight work on SIGTERM (default 10)",
                       &Settings::shutdown_grace, 0, 3600),
+      unsigned_option("drain_seconds",
+                      "seconds after SIGTERM during which /readyz and new WebSockets answer 503 "
+                      "while the rest keeps serving, before the shutdown (default 0)",
+                      &Settings::drain_seconds, 0, 3600),
       unsigned_option("http_header_limit", "bytes of request headers before 431 (default 8192)",
                       &Settings::http_header_limit, 1024, 1 << 20),
       unsigned_option("http_body_limit", "bytes of request body before 413 (default 8192)",

@@ -18,6 +18,7 @@
 #include "switchboard/net/request_adapter.hpp"
 #include "switchboard/net/ws_session.hpp"
 #include "switchboard/util/encoding.hpp"
+#include "switchboard/util/logging.hpp"
 #include "switchboard/version.hpp"
 
 namespace switchboard {
@@ -92,7 +93,8 @@ void HttpSession::on_read(boost::system::error_code ec) {
     bool parse_error = ec.category() == make_error_code(http::error::bad_version).category() &&
                        ec != http::error::end_of_stream && ec != http::error::partial_message;
     if (parse_error) {
-      spdlog::debug("http {}: malformed request: {}", peer_address_, ec.message());
+      log_debug("http malformed request",
+                {{"remote_addr", peer_address_}, {"error", ec.message()}});
       drain_before_close_ = true;
       return write(error_response(400, "bad_request", "Malformed HTTP request."), false);
     }
@@ -118,8 +120,11 @@ void HttpSession::on_request() {
     // A bug of ours, not the client's: log it, answer without internals.
     // The path only: a query may hold a secret (a ticket, a session).
     auto target = req.target();
-    spdlog::error("http {}: {} {} failed: {}", peer_address_, req.method_string(),
-                  target.substr(0, target.find('?')), e.what());
+    std::string_view method = req.method_string();
+    std::string_view path = target.substr(0, target.find('?'));
+    log_error(
+        "http request failed",
+        {{"remote_addr", peer_address_}, {"method", method}, {"path", path}, {"error", e.what()}});
     keep_alive_ = false;
     respond(error_response(500, "internal", "Internal error."));
   }
@@ -132,8 +137,10 @@ void HttpSession::upgrade() {
   if (lifted.path != "/ws") {
     return respond(error_response(404, "not_found", "WebSocket upgrades are served on /ws."));
   }
-  if (ctx_.shutting_down) {
-    return respond(error_response(503, "unavailable", "The server is shutting down."));
+  if (ctx_.shutting_down || ctx_.draining) {
+    auto r = error_response(503, "unavailable", "The server is shutting down.");
+    r.headers.emplace_back("Retry-After", "1");
+    return respond(std::move(r));
   }
   // RFC 6455 section 4.2.2: we speak version 13 only, and say so.
   if (req[http::field::sec_websocket_version] != "13") {
@@ -156,6 +163,7 @@ void HttpSession::upgrade() {
     return error_response(401, "invalid_api_key", "A valid API key or ticket is required.");
   };
   resume_ = resume_request(lifted.query);
+  client_address_ = lifted.client_address;
   std::string ticket = query_param(lifted.query, "ticket");
   if (!ticket.empty()) {
     auto who = ctx_.tickets.redeem(ticket);
@@ -181,8 +189,9 @@ void HttpSession::accept_upgrade(Identity who) {
   // Bytes the client sent behind its request (its first frames, perhaps) go along.
   auto pending = buffer_.cdata();
   std::string early(static_cast<const char*>(pending.data()), pending.size());
-  auto ws = std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who),
-                                        std::move(slot_), std::move(early), std::move(resume_));
+  auto ws =
+      std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who), std::move(slot_),
+                                  std::move(early), std::move(resume_), client_address_);
   ws->run(parser_->release());
 }
 

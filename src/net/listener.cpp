@@ -8,6 +8,7 @@
 #include "switchboard/config/settings.hpp"
 #include "switchboard/net/http_session.hpp"
 #include "switchboard/net/request_adapter.hpp"
+#include "switchboard/util/logging.hpp"
 
 namespace switchboard {
 
@@ -71,7 +72,7 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
     ctx_.http_sessions.add(session);
     session->run();
   } else {
-    spdlog::warn("connection from {} refused: connection limit reached", address);
+    log_warn("connection refused: connection limit reached", {{"remote_addr", address}});
     refuse(std::move(socket));
   }
   do_accept();

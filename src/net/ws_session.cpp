@@ -17,6 +17,7 @@
 #include "switchboard/net/keepalive_ticker.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/util/clock.hpp"
+#include "switchboard/util/logging.hpp"
 #include "switchboard/util/utf8.hpp"
 #include "switchboard/version.hpp"
 
@@ -66,9 +67,10 @@ bool normal_end(boost::system::error_code ec) {
 
 WsSession::WsSession(tcp::socket&& socket, ServerContext& ctx, Identity who,
                      std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data,
-                     std::optional<ResumeRequest> resume)
+                     std::optional<ResumeRequest> resume, std::string client_address)
     : who_(std::move(who)),
       resume_(std::move(resume)),
+      client_address_(std::move(client_address)),
       ws_(std::move(socket), std::move(early_data), ctx.writes_waited),
       ctx_(ctx),
       slot_(std::move(slot)),
@@ -104,7 +106,8 @@ void WsSession::run(Request request) {
 void WsSession::on_accept(boost::system::error_code ec) {
   request_.reset();
   if (ec) {
-    spdlog::debug("ws user {}: upgrade failed: {}", user_id(), ec.message());
+    log_debug("ws upgrade failed",
+              {{"user_id", user_id()}, {"remote_addr", client_address_}, {"error", ec.message()}});
     return finish();
   }
   // The Welcome (and, on a resume, what the client missed) is queued by the attach.
@@ -113,8 +116,9 @@ void WsSession::on_accept(boost::system::error_code ec) {
   resume_.reset();
   session_ = std::move(attached.session);
   connected_ = true;
-  spdlog::debug("ws user {} ({}) connected{}", user_id(), who_.username,
-                attached.resumed ? ", session resumed" : "");
+  log_debug(
+      attached.resumed ? "ws connected, session resumed" : "ws connected",
+      {{"user_id", user_id()}, {"username", who_.username}, {"remote_addr", client_address_}});
   // The session holds the identity now; the connection keeps the user id for its logs.
   who_ = Identity{who_.user_id, {}, {}};
   // A key rotated while this connection was being set up must not slip through.
@@ -179,9 +183,9 @@ void WsSession::on_read(boost::system::error_code ec) {
     // Beast has sent the close frame a broken peer earns (1002, 1007, 1009) or answered the
     // peer's, and torn the connection down.
     if (normal_end(ec)) {
-      spdlog::debug("ws user {}: connection ended: {}", user_id(), ec.message());
+      log_debug("ws connection ended", {{"user_id", user_id()}, {"error", ec.message()}});
     } else {
-      spdlog::debug("ws user {}: closed: {}", user_id(), ec.message());
+      log_debug("ws closed", {{"user_id", user_id()}, {"error", ec.message()}});
     }
     // A protocol violation Beast answered with a close frame ends the session; a socket
     // that failed leaves it for a resume (finish).
@@ -219,16 +223,18 @@ void WsSession::on_text(std::string_view text) {
     session_->deliver(
         make_error({SignalError::rate_limited, describe(SignalError::rate_limited), std::nullopt}));
     if (!strikes_.try_take()) {
-      spdlog::warn("ws user {}: closed for flooding", user_id());
+      log_warn("ws closed for flooding",
+               {{"user_id", user_id()}, {"remote_addr", client_address_}});
       session_->close(CloseCode::policy, "message rate limit exceeded");
     }
     return;
   }
-  spdlog::trace("ws user {} sent {} bytes", user_id(), text.size());
+  log_event(spdlog::level::trace, "ws message received",
+            {{"user_id", user_id()}, {"bytes", text.size()}});
   try {
     ctx_.hub.handle(*session_, text);
   } catch (const std::exception& e) {
-    spdlog::error("ws user {}: message handling failed: {}", user_id(), e.what());
+    log_error("ws message handling failed", {{"user_id", user_id()}, {"error", e.what()}});
     session_->close(CloseCode::internal_error, "internal error");
   }
 }
@@ -254,7 +260,8 @@ void WsSession::carry(std::uint64_t seq, SharedText message) {
   if (!overflow) return;
   // A full queue: what it has not read by now it will not read. Drop the queue rather than
   // wait on it.
-  spdlog::warn("ws user {}: closed as too slow a reader", user_id());
+  log_warn("ws closed as too slow a reader",
+           {{"user_id", user_id()}, {"remote_addr", client_address_}});
   // Posted, not dispatched: carry() runs under the session's lock, which the close takes.
   net::post(ws_.get_executor(), [self = shared_from_this()] {
     self->drop_unsent_ = true;
@@ -344,7 +351,7 @@ void WsSession::do_write() {
           websocket::close_reason(static_cast<websocket::close_code>(next->code), *next->payload),
           net::bind_cancellation_slot(close_cancel_.slot(), [self = shared_from_this()](auto ec) {
             if (ec && !normal_end(ec)) {
-              spdlog::debug("ws user {}: close failed: {}", self->user_id(), ec.message());
+              log_debug("ws close failed", {{"user_id", self->user_id()}, {"error", ec.message()}});
             }
             self->finish();
           }));
@@ -353,7 +360,8 @@ void WsSession::do_write() {
 
 void WsSession::on_write(boost::system::error_code ec) {
   if (ec) {
-    if (!normal_end(ec)) spdlog::debug("ws user {}: write failed: {}", user_id(), ec.message());
+    if (!normal_end(ec))
+      log_debug("ws write failed", {{"user_id", user_id()}, {"error", ec.message()}});
     return finish();
   }
   do_write();
@@ -371,7 +379,7 @@ bool WsSession::on_tick(Clock::time_point now) {
   if (close_begun_) {
     // A peer that neither drains its socket nor lets our writes finish is cut off.
     if (now < close_deadline_) return true;
-    spdlog::debug("ws user {}: close took too long, dropped", user_id());
+    log_debug("ws close took too long, dropped", {{"user_id", user_id()}});
     finish();
     return false;
   }
@@ -383,7 +391,7 @@ bool WsSession::on_tick(Clock::time_point now) {
     return true;
   }
   if (ping_sent_) {
-    spdlog::debug("ws user {}: no answer to a ping, dropped", user_id());
+    log_debug("ws no answer to a ping, dropped", {{"user_id", user_id()}});
     finish();
     return false;
   }
@@ -425,7 +433,8 @@ void WsSession::on_peer_close() {
   // RFC 6455 section 7.4.2 defines no code above 4999, and Beast would echo one as if it
   // meant something: such a peer is dropped instead (Autobahn 7.13.1 and 7.13.2 accept that).
   if (ws_.reason().code > kLastDefinedCloseCode) {
-    spdlog::debug("ws user {}: close code {} is undefined, dropped", user_id(), ws_.reason().code);
+    log_debug("ws close code undefined, dropped",
+              {{"user_id", user_id()}, {"close_code", static_cast<int>(ws_.reason().code)}});
     leave_hub(false);  // it did say goodbye
     return finish();
   }
@@ -464,7 +473,8 @@ void WsSession::leave_hub(bool lost) {
   if (!connected_) return;
   connected_ = false;
   ctx_.sessions.release(session_, this, lost);
-  spdlog::debug("ws user {} disconnected{}", user_id(), lost ? " (connection lost)" : "");
+  log_debug(lost ? "ws disconnected, connection lost" : "ws disconnected",
+            {{"user_id", user_id()}, {"remote_addr", client_address_}});
 }
 
 void WsSession::clear_queue() {

@@ -1,6 +1,6 @@
 #include "switchboard/signaling/signaling_hub.hpp"
 
-#include <spdlog/spdlog.h>
+#include "switchboard/util/logging.hpp"
 
 namespace switchboard {
 
@@ -82,6 +82,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
             break;
           }
           out.add(registry_.find(me), make_room_created(r.value().room_id, me));
+          log_debug("room created", {{"user_id", me}, {"room_id", r.value().room_id}});
           break;
         }
         case MsgType::join_room: {
@@ -91,6 +92,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
             break;
           }
           const auto& joined = r.value();
+          log_debug("room joined", {{"user_id", me}, {"room_id", joined.room_id}});
           out.add(registry_.find(me),
                   make_room_joined(joined.room_id, joined.host, joined.members));
           auto event = make_peer_event(MsgType::peer_joined, m.room_id, me);

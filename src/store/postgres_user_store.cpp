@@ -550,6 +550,14 @@ Result<Unit, StoreError> PostgresUserStore::delete_all_users() {
   });
 }
 
+Result<Unit, StoreError> PostgresUserStore::ping() {
+  return run<Unit>("ping", [&](Connection& c) -> Attempt<Unit> {
+    auto r = c.exec_sql("SELECT 1");
+    if (!r) return r.error();
+    return Unit{};
+  });
+}
+
 Result<int, StoreError> PostgresUserStore::schema_version() {
   return run<int>("read schema version", [&](Connection& c) -> Attempt<int> {
     auto r = c.exec_sql("SELECT coalesce(max(version), 0)::int8 FROM schema_migrations");

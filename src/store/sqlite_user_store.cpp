@@ -87,6 +87,17 @@ void SqliteUserStore::migrate() {
   }
 }
 
+Result<Unit, StoreError> SqliteUserStore::ping() {
+  std::lock_guard lock(mutex_);
+  try {
+    // Reads the file's header: the file is still there and readable.
+    (void)db_->execAndGet("PRAGMA user_version").getInt();
+    return Unit{};
+  } catch (const SQLite::Exception& e) {
+    return classify(e, "ping");
+  }
+}
+
 Result<int, StoreError> SqliteUserStore::schema_version() {
   std::lock_guard lock(mutex_);
   try {

@@ -32,6 +32,7 @@
 #include "switchboard/auth/password_hasher.hpp"
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/net/request_adapter.hpp"
+#include "switchboard/ops/readiness_probe.hpp"
 #include "switchboard/store/sqlite_user_store.hpp"
 #include "switchboard/util/json_depth.hpp"
 #include "switchboard/util/worker_pool.hpp"
@@ -66,6 +67,7 @@ struct Stack {
   LoginThrottle address_throttle{20, std::chrono::seconds(1), std::chrono::seconds(4), fake_now};
   std::optional<AccountService> accounts;
   StaticFiles files{""};
+  std::optional<ReadinessProbe> readiness;
   std::optional<RestApi> api;
   std::vector<std::string> trusted_proxies{"127.0.0.1"};
   // One for the process, like the daemon's: a worker may still be returning from posting an
@@ -82,7 +84,8 @@ struct Stack {
     store.emplace((dir / "fuzz.db").string());
     accounts.emplace(*store, hasher, pool, credentials, tickets, account_throttle,
                      address_throttle);
-    api.emplace(*accounts, tickets, files);
+    readiness.emplace(*store, pool);
+    api.emplace(*accounts, tickets, files, *readiness);
   }
 };
 
@@ -245,6 +248,9 @@ void check_response(const HttpRequest& req, const HttpResponse& res) {
   } else if (req.path == "/healthz") {
     shaped = res.status == 200 && (req.method == "GET" || req.method == "HEAD") &&
              body == json{{"status", "ok"}};
+  } else if (req.path == "/readyz") {
+    shaped = res.status == 200 && (req.method == "GET" || req.method == "HEAD") &&
+             body == json{{"status", "ready"}};
   }
   if (!shaped) fail("success status with an undocumented shape", req, &res);
 }

@@ -28,16 +28,28 @@ DaemonProcess::DaemonProcess(const std::vector<std::string>& args,
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   std::vector<std::string> env_strings;
   for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::string own_pid_exports;
+  for (const auto& [k, v] : env) {
+    if (v == kOwnPid) {
+      own_pid_exports += "export " + k + "=$$; ";
+    } else {
+      env_strings.push_back(k + "=" + v);
+    }
+  }
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_strings = {SWITCHBOARD_BINARY};
+  // exec keeps the shell's pid, which $$ named.
+  if (!own_pid_exports.empty()) {
+    argv_strings = {"/bin/sh", "-c", own_pid_exports + "exec \"$0\" \"$@\"", SWITCHBOARD_BINARY};
+  }
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& s : argv_strings) argv.push_back(s.data());
   argv.push_back(nullptr);
-  int rc = posix_spawn(&pid_, SWITCHBOARD_BINARY, &actions, nullptr, argv.data(), envp.data());
+  int rc =
+      posix_spawn(&pid_, argv_strings.front().c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   close(pipe_fds[1]);
   if (rc != 0) {

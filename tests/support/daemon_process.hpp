@@ -16,8 +16,13 @@ namespace switchboard::test {
 /// `listening on` line. Killed with SIGKILL on destruction if still running.
 class DaemonProcess {
  public:
+  /// An `env` value of kOwnPid becomes the child's own pid (as systemd sets WATCHDOG_PID):
+  /// the child is then started through /bin/sh, which exports it and execs the daemon.
+  static constexpr const char* kOwnPid = "<own pid>";
+
   DaemonProcess(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                 const std::string& log_path);
+  pid_t pid() const { return pid_; }
   ~DaemonProcess();
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;

@@ -51,6 +51,8 @@ TEST(Settings, DefaultsWithNoInput) {
   EXPECT_EQ(s.server_port, 8080);
   EXPECT_EQ(s.db_path, "switchboard.db");
   EXPECT_EQ(s.log_level, "info");
+  EXPECT_EQ(s.log_format, "text");
+  EXPECT_EQ(s.drain_seconds, 0u);
   EXPECT_EQ(s.ticket_ttl, 30u);
   EXPECT_EQ(s.turn_ttl, 86400u);
   EXPECT_EQ(s.room_default_size, 16u);
@@ -292,6 +294,28 @@ TEST(Settings, ApplySettingByName) {
   EXPECT_NE(why.find("server_port"), std::string::npos) << why;
   EXPECT_EQ(s.server_port, 9);  // unchanged on error
   EXPECT_NE(apply_setting(s, "bogus", "1"), "");
+}
+
+TEST(Settings, DrainSecondsFromEachSourceAndBounded) {
+  EXPECT_EQ(expect_settings(load({}, {{"DRAIN_SECONDS", "15"}})).drain_seconds, 15u);
+  EXPECT_EQ(expect_settings(load({"--drain-seconds", "7"})).drain_seconds, 7u);
+  Settings s;
+  EXPECT_EQ(apply_setting(s, "drain_seconds", "3600"), "");
+  EXPECT_EQ(s.drain_seconds, 3600u);
+  for (const char* bad : {"-1", "3601", "1.5", "soon", ""}) {
+    auto why = expect_error(load({}, {{"DRAIN_SECONDS", bad}}));
+    EXPECT_NE(why.find("drain_seconds"), std::string::npos) << bad << ": " << why;
+  }
+}
+
+TEST(Settings, LogFormatIsTextOrJson) {
+  EXPECT_EQ(expect_settings(load({}, {{"LOG_FORMAT", "json"}})).log_format, "json");
+  EXPECT_EQ(expect_settings(load({"--log-format", "text"}, {{"LOG_FORMAT", "json"}})).log_format,
+            "text");
+  for (const char* bad : {"JSON", "logfmt", ""}) {
+    auto why = expect_error(load({}, {{"LOG_FORMAT", bad}}));
+    EXPECT_NE(why.find("log_format"), std::string::npos) << bad << ": " << why;
+  }
 }
 
 TEST(Settings, RateLimitAcceptsFractionsAndRejectsNonsense) {

@@ -11,6 +11,7 @@ namespace switchboard {
 class AccountService;
 class TicketStore;
 class StaticFiles;
+class ReadinessProbe;
 
 /// Maps HTTP requests onto the account use cases and static files, and their outcomes onto
 /// the status and error codes of protocol.md section 1. No sockets here: HttpSession lifts
@@ -20,7 +21,8 @@ class RestApi {
  public:
   using Respond = std::function<void(HttpResponse)>;
 
-  RestApi(AccountService& accounts, TicketStore& tickets, const StaticFiles& files);
+  RestApi(AccountService& accounts, TicketStore& tickets, const StaticFiles& files,
+          ReadinessProbe& readiness);
 
   /// Answers `req`, calling `respond` exactly once, possibly later on `ex`.
   void handle(HttpRequest req, const boost::asio::any_io_executor& ex, Respond respond);
@@ -37,10 +39,12 @@ class RestApi {
                        Respond respond);
   void post_ws_ticket(const HttpRequest& req, const boost::asio::any_io_executor& ex,
                       Respond respond);
+  void get_readyz(const boost::asio::any_io_executor& ex, Respond respond);
 
   AccountService& accounts_;
   TicketStore& tickets_;
   const StaticFiles& files_;
+  ReadinessProbe& readiness_;
   std::atomic<bool> shutting_down_{false};
 };
 

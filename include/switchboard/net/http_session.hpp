@@ -50,8 +50,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
   std::optional<ResumeRequest> resume_;  // what a /ws upgrade asks to resume
   std::string peer_address_;
-  bool reading_ = false;      // waiting for (the rest of) a request
-  bool close_after_ = false;  // shutdown asked: no keep-alive after the current response
+  std::string client_address_;  // a /ws upgrade's, X-Forwarded-For from a trusted proxy
+  bool reading_ = false;        // waiting for (the rest of) a request
+  bool close_after_ = false;    // shutdown asked: no keep-alive after the current response
   bool head_request_ = false;
   bool keep_alive_ = false;
   bool drain_before_close_ = false;  // the refused request may still be arriving

@@ -26,6 +26,8 @@ struct ServerContext {
   SessionManager& sessions;
   HttpSessionSet& http_sessions;
   std::atomic<bool>& shutting_down;
+  /// SIGTERM with drain_seconds: new WebSockets are refused 503 (REST still served).
+  const std::atomic<bool>& draining;
   /// Writes that found a socket's buffer full and waited for it to drain (WsSession).
   std::atomic<std::uint64_t>& writes_waited;
 };

@@ -46,10 +46,10 @@ class WsSession : public SessionCarrier,
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
   /// `early_data`: bytes the client sent after its upgrade request, already read. `resume`:
-  /// the session the client asked to resume, if it did.
+  /// the session the client asked to resume, if it did. `client_address`: for the logs.
   WsSession(boost::asio::ip::tcp::socket&& socket, ServerContext& ctx, Identity who,
             std::unique_ptr<ConnectionLimiter::Slot> slot, std::string early_data,
-            std::optional<ResumeRequest> resume);
+            std::optional<ResumeRequest> resume, std::string client_address);
   ~WsSession() override;
 
   /// Answers the upgrade `request` (already checked and authenticated) and starts the session.
@@ -112,7 +112,8 @@ class WsSession : public SessionCarrier,
 
   Identity who_;
   std::optional<ResumeRequest> resume_;  // until the session is attached
-  std::shared_ptr<Session> session_;     // from the accept on
+  std::string client_address_;
+  std::shared_ptr<Session> session_;  // from the accept on
   boost::beast::websocket::stream<BufferedSocket, false> ws_;
   boost::beast::flat_buffer in_;  // the message being read
   ServerContext& ctx_;

@@ -42,6 +42,7 @@ class PostgresUserStore final : public UserStore {
                                                          std::size_t limit) override;
   Result<Unit, StoreError> import_users(const std::vector<UserRecord>& users) override;
   Result<Unit, StoreError> delete_all_users() override;
+  Result<Unit, StoreError> ping() override;
   Result<int, StoreError> schema_version() override;
   std::string describe() const override;
 

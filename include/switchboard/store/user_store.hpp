@@ -60,6 +60,10 @@ class UserStore {
   virtual Result<Unit, StoreError> import_users(const std::vector<UserRecord>& users) = 0;
   virtual Result<Unit, StoreError> delete_all_users() = 0;
 
+  /// A trivial round trip (the readiness probe): ok while the store answers. Bounded like
+  /// every call: a PostgreSQL server that does not answer fails it within the connect and
+  /// lease timeouts.
+  virtual Result<Unit, StoreError> ping() = 0;
   /// The schema version the database is at: the number of migrations applied.
   virtual Result<int, StoreError> schema_version() = 0;
   /// Where the accounts are, for logs: never a password.
