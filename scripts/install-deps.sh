@@ -20,7 +20,7 @@ for arg in "$@"; do
   case "$arg" in
     --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql nginx openssl systemd) ;;
     --browser) packages+=(chromium coturn nodejs npm) ;;
-    --container) packages+=(podman runc debootstrap podman-compose nginx openssl systemd) ;;
+    --container) packages+=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname nginx openssl systemd) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
