@@ -93,9 +93,12 @@ podman history --format '{{.Size}}\t{{.CreatedBy}}' "$image" | head -12 | cut -c
 # --- 3. the image, run -------------------------------------------------------------------
 # run_app NAME PORT: the image on the host's network, listening on 127.0.0.1:PORT.
 run_app() {
+  # (stderr kept aside: without systemd, podman complains it cannot schedule the periodic
+  # health check; `podman healthcheck run` below runs it on demand instead.)
   podman run -d --name "$1" --label "$run_id" --network host \
     -e SERVER_HOST=127.0.0.1 -e SERVER_PORT="$2" -e DRAIN_SECONDS=2 \
-    -v "$volume:/var/lib/switchboard" "$image" >/dev/null
+    -v "$volume:/var/lib/switchboard" "$image" >/dev/null 2>"$work/run-$1.err" ||
+    { cat "$work/run-$1.err"; fail "podman run $1"; }
   wait_until 60 curl -sf "http://127.0.0.1:$2/healthz" ||
     { podman logs "$1" | tail -20; fail "container $1 did not come up"; }
 }
@@ -117,7 +120,7 @@ session "http://127.0.0.1:$port" || fail "WebSocket session through the containe
 
 # SIGTERM (the image's STOPSIGNAL): exit 0 before podman's timeout would SIGKILL it (137).
 start=$SECONDS
-podman stop -t 30 "$run_id-a" >/dev/null
+podman stop -t 30 "$run_id-a" >/dev/null 2>&1
 status=$(podman inspect -f '{{.State.ExitCode}}' "$run_id-a")
 [[ $status == 0 ]] || { podman logs "$run_id-a" | tail; fail "exit status $status after SIGTERM"; }
 echo "ok: SIGTERM -> exit 0 after $((SECONDS - start)) s (DRAIN_SECONDS=2, stop timeout 30 s)"
@@ -128,7 +131,7 @@ run_app "$run_id-b" "$port"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "X-API-Key: $key" "http://127.0.0.1:$port/ws-ticket")
 [[ $code == 200 ]] || fail "the key registered before the restart: $code"
 echo "ok: an account registered before the restart works after it"
-podman stop -t 30 "$run_id-b" >/dev/null
+podman stop -t 30 "$run_id-b" >/dev/null 2>&1
 
 # --- 4. compose ----------------------------------------------------------------------------
 step "podman-compose"

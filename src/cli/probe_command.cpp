@@ -37,12 +37,7 @@ class Probe {
     stream_.expires_after(timeout_);
     resolver_.async_resolve(host_, std::to_string(port_),
                             [this](beast::error_code ec, tcp::resolver::results_type results) {
-                              if (ec) return fail("resolve", ec);
-                              stream_.async_connect(
-                                  results, [this](beast::error_code ec, const tcp::endpoint&) {
-                                    if (ec) return fail("connect", ec);
-                                    send();
-                                  });
+                              on_resolve(ec, std::move(results));
                             });
     io_.run();
     error = error_;
@@ -50,20 +45,34 @@ class Probe {
   }
 
  private:
-  void send() {
+  void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
+    if (ec) return fail("resolve", ec);
+    stream_.async_connect(results, [this](beast::error_code connect_ec, const tcp::endpoint&) {
+      on_connect(connect_ec);
+    });
+  }
+
+  void on_connect(beast::error_code ec) {
+    if (ec) return fail("connect", ec);
     request_ = {http::verb::get, kProbeTarget, 11};
     request_.set(http::field::host, host_);
     request_.set(http::field::user_agent, "switchboard-probe");
     request_.set(http::field::connection, "close");
-    http::async_write(stream_, request_, [this](beast::error_code ec, std::size_t) {
-      if (ec) return fail("write", ec);
-      http::async_read(stream_, buffer_, response_, [this](beast::error_code ec, std::size_t) {
-        if (ec) return fail("read", ec);
-        status_ = response_.result_int();
-        beast::error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      });
-    });
+    http::async_write(stream_, request_,
+                      [this](beast::error_code write_ec, std::size_t) { on_write(write_ec); });
+  }
+
+  void on_write(beast::error_code ec) {
+    if (ec) return fail("write", ec);
+    http::async_read(stream_, buffer_, response_,
+                     [this](beast::error_code read_ec, std::size_t) { on_read(read_ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) return fail("read", ec);
+    status_ = response_.result_int();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 
   void fail(const char* step, const beast::error_code& ec) {
