@@ -6,6 +6,8 @@
 #   scripts/install-deps.sh            build + runtime packages
 #   scripts/install-deps.sh --test     also the test toolchain (clang for fuzzing/TSan)
 #   scripts/install-deps.sh --browser  also chromium, coturn and node (browser tests)
+#   scripts/install-deps.sh --container  also podman, debootstrap, podman-compose and nginx
+#                                      (the container stage and the nginx test)
 set -euo pipefail
 
 packages=(
@@ -16,8 +18,9 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql) ;;
+    --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql nginx openssl systemd) ;;
     --browser) packages+=(chromium coturn nodejs npm) ;;
+    --container) packages+=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname nginx openssl systemd) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

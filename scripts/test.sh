@@ -3,11 +3,14 @@
 # then, each stage failing the run on its first failure:
 #   1. dev build (-O2, -Werror): unit, integration, process, docs and smoke tests
 #   2. browser tests: Debian's Chromium and coturn against the dev binary
-#   3. ASan + UBSan build: the unit and integration suites again
-#   4. TSan build: the same, with the io_context on several threads
+#   3. container: the Dockerfile built with podman and run, compose.yaml with podman-compose
+#      (scripts/container-tests.sh)
+#   4. ASan + UBSan build: the unit and integration suites again
+#   5. TSan build: the same, with the io_context on several threads
 #
 #   scripts/test.sh                 everything
-#   SKIP_SANITIZERS=1 scripts/test.sh    stages 1 and 2 only (a quick local check)
+#   SKIP_SANITIZERS=1 scripts/test.sh    without stages 4 and 5 (a quick local check)
+#   SKIP_CONTAINER=1 scripts/test.sh     without stage 3
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -41,6 +44,11 @@ run_tests dev build/dev
 
 stage "browser tests"
 SWITCHBOARD_BIN="$repo/build/dev/switchboard" scripts/browser-tests.sh
+
+if [[ -z ${SKIP_CONTAINER:-} ]]; then
+  stage "container tests"
+  scripts/container-tests.sh
+fi
 
 if [[ -z ${SKIP_SANITIZERS:-} ]]; then
   for preset in asan tsan; do

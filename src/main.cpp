@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "switchboard/cli/accounts_command.hpp"
+#include "switchboard/cli/probe_command.hpp"
 #include "switchboard/config/settings.hpp"
 #include "switchboard/server.hpp"
 #include "switchboard/util/logging.hpp"
@@ -20,11 +21,16 @@ int main(int argc, char** argv) {
                                 std::cerr);
   }
   // --check-config: load and validate every setting, then exit (for operators and CI).
+  // --probe: GET /healthz from the daemon these settings describe, exit 0 if it answers 200
+  // (a container HEALTHCHECK that needs no curl in the image).
   std::vector<const char*> args;
   bool check_only = false;
+  bool probe = false;
   for (int i = 0; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--check-config") {
       check_only = true;
+    } else if (std::string_view(argv[i]) == "--probe") {
+      probe = true;
     } else {
       args.push_back(argv[i]);
     }
@@ -47,6 +53,7 @@ int main(int argc, char** argv) {
     std::cout << "configuration ok\n";
     return 0;
   }
+  if (probe) return run_probe(settings, std::cout);
   init_logging(settings.log_level,
                settings.log_format == "json" ? LogFormat::json : LogFormat::text);
   try {

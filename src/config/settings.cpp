@@ -246,6 +246,8 @@ std::string help_text() {
       << "case) or a flag; flags beat environment beats file beats defaults.\n\n"
       << "  --config FILE (CONFIG_FILE)\n      read settings from FILE\n"
       << "  --check-config\n      validate the settings and exit\n"
+      << "  --probe\n      GET /healthz from the daemon these settings describe; exit 0 on 200,\n"
+      << "      1 otherwise (a container health check)\n"
       << "  --help, --version\n\n";
   for (const auto& o : options()) {
     out << "  " << flag_name(o.key) << " VALUE (" << env_name(o.key) << ")\n      " << o.help
