@@ -4,7 +4,8 @@
 # so a second run on a ready machine takes well under a second.
 #
 #   scripts/install-deps.sh            build + runtime packages
-#   scripts/install-deps.sh --test     also the test toolchain (clang for fuzzing/TSan)
+#   scripts/install-deps.sh --test     also the test toolchain (clang for fuzzing/TSan,
+#                                      PostgreSQL, promtool from prometheus)
 #   scripts/install-deps.sh --browser  also chromium, coturn and node (browser tests)
 set -euo pipefail
 
@@ -16,7 +17,7 @@ packages=(
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql) ;;
+    --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql prometheus) ;;
     --browser) packages+=(chromium coturn nodejs npm) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac

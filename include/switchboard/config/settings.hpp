@@ -24,6 +24,7 @@ struct Settings {
   unsigned io_threads = 0;  // 0: one per core
   unsigned worker_threads = 2;
   unsigned shutdown_grace = 10;  // seconds to finish in-flight work after SIGTERM
+  std::string metrics_addr;      // HOST:PORT of a separate /metrics listener; empty: the main port
 
   // HTTP
   std::size_t http_header_limit = 8192;
@@ -60,8 +61,9 @@ struct Settings {
   double rate_limit_per_sec = 100;
   double rate_limit_burst = 500;
   unsigned rate_limit_strikes = 100;
-  unsigned resume_window = 30;     // seconds a lost connection's session waits; 0: no resume
-  std::size_t resume_buffer = 256;  // messages kept for a resume (and at most 1 MiB)  // rate-limited messages (refilling 1/s) before close 1008
+  unsigned resume_window = 30;      // seconds a lost connection's session waits; 0: no resume
+  std::size_t resume_buffer = 256;  // messages kept for a resume (and at most 1 MiB)  //
+                                    // rate-limited messages (refilling 1/s) before close 1008
 };
 
 /// What parsing the command line produced.
