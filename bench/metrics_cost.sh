@@ -10,6 +10,7 @@
 #   bench/metrics_cost.sh                 everything (about 4 minutes after the two builds)
 #   QUICK=1 bench/metrics_cost.sh         shorter windows
 #   BASE=<commit> bench/metrics_cost.sh   another baseline
+#   BASE_BINARY=PATH bench/metrics_cost.sh the baseline already built (a release build of BASE)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -49,15 +50,18 @@ ulimit -n "$(ulimit -Hn)"
 log "building this tree and $base (release presets)"
 cmake --preset release -DSWITCHBOARD_WERROR=OFF >/dev/null
 cmake --build --preset release >/dev/null
-if [[ ! -d $base_tree ]] || [[ $(git -C "$base_tree" rev-parse HEAD) != $(git rev-parse "$base^{commit}") ]]; then
-  git -C "$repo" worktree remove --force "$base_tree" 2>/dev/null || rm -rf "$base_tree"
-  git -C "$repo" worktree prune
-  git -C "$repo" worktree add -q --detach "$base_tree" "$base"
+base_binary=${BASE_BINARY:-$base_tree/build/release/switchboard}
+if [[ -z ${BASE_BINARY:-} ]]; then
+  if [[ ! -d $base_tree ]] || [[ $(git -C "$base_tree" rev-parse HEAD) != $(git rev-parse "$base^{commit}") ]]; then
+    git -C "$repo" worktree remove --force "$base_tree" 2>/dev/null || rm -rf "$base_tree"
+    git -C "$repo" worktree prune
+    git -C "$repo" worktree add -q --detach "$base_tree" "$base"
+  fi
+  (cd "$base_tree" && cmake --preset release -DSWITCHBOARD_WERROR=OFF \
+    -DSWITCHBOARD_BUILD_BENCH=OFF >/dev/null && cmake --build --preset release >/dev/null)
 fi
-(cd "$base_tree" && cmake --preset release -DSWITCHBOARD_WERROR=OFF \
-  -DSWITCHBOARD_BUILD_BENCH=OFF >/dev/null && cmake --build --preset release >/dev/null)
 bench=$repo/build/release/bench/switchboard-bench
-declare -A binary=([before]="$base_tree/build/release/switchboard"
+declare -A binary=([before]="$base_binary"
   [counting]="$repo/build/release/switchboard" [scraped]="$repo/build/release/switchboard")
 
 mkdir -p "$work/web"

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -19,6 +20,7 @@ using tcp = net::ip::tcp;
 namespace {
 constexpr auto kRequestTimeout = std::chrono::seconds(10);
 constexpr std::uint32_t kHeaderLimit = 8 * 1024;
+constexpr std::size_t kMaxDrain = 64 * 1024;
 
 std::string error_body(std::string_view code, std::string_view message) {
   return fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})", code, message);
@@ -41,16 +43,32 @@ class MetricsListener::Connection : public std::enable_shared_from_this<Connecti
 
   void close() {
     boost::system::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    if (!drain_) return stream_.close();
+    // A request refused mid-read may still be arriving: read and drop it (bounded in time and
+    // bytes) before the close, or the close resets the connection and the answer is lost.
+    drain_ = false;
+    stream_.expires_after(std::chrono::seconds(2));
+    drain();
   }
 
  private:
+  void drain() {
+    if (drained_ >= kMaxDrain) return stream_.close();
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](auto ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec) return self->stream_.close();
+                              self->drain();
+                            });
+  }
+
   void on_read(boost::system::error_code ec) {
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == net::error::operation_aborted || ec == net::error::connection_reset) {
       return close();
     }
+    drain_ = static_cast<bool>(ec);
     if (ec == http::error::header_limit) {
       return write(http::status::request_header_fields_too_large, "application/json",
                    error_body("headers_too_large", "Request headers are too large."), false);
@@ -102,6 +120,9 @@ class MetricsListener::Connection : public std::enable_shared_from_this<Connecti
   std::optional<http::request_parser<http::empty_body>> parser_;
   Page page_;  // a copy: the connection may outlive nothing of the listener's
   bool head_ = false;
+  bool drain_ = false;  // the request was refused before it was read whole
+  std::size_t drained_ = 0;
+  std::array<char, 4096> scratch_{};
 };
 
 MetricsListener::MetricsListener(net::io_context& ioc, const tcp::endpoint& endpoint, Page page)

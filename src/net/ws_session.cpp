@@ -434,13 +434,13 @@ void WsSession::begin_close(CloseCode code, const std::string& reason) {
 }
 
 void WsSession::on_peer_close() {
-  // RFC 6455 section 7.4.2 defines no code above 4999, and Beast would echo one as if it
-  // meant something: such a peer is dropped instead (Autobahn 7.13.1 and 7.13.2 accept that).
   if (close_code_ == 0) {
     // No code in the peer's close frame is 1005 (RFC 6455 section 7.1.5).
     auto code = static_cast<std::uint16_t>(ws_.reason().code);
     close_code_ = code == 0 ? 1005 : code;
   }
+  // RFC 6455 section 7.4.2 defines no code above 4999, and Beast would echo one as if it
+  // meant something: such a peer is dropped instead (Autobahn 7.13.1 and 7.13.2 accept that).
   if (ws_.reason().code > kLastDefinedCloseCode) {
     spdlog::debug("ws user {}: close code {} is undefined, dropped", user_id(), ws_.reason().code);
     leave_hub(false);  // it did say goodbye

@@ -185,8 +185,7 @@ TEST(Metrics, ScriptedSessionMovesEachCounterByWhatItDid) {
   }
   EXPECT_EQ(delta(R"(switchboard_websocket_closes_total{code="1000"})"), 1);
   for (const char* code : {"1001", "1006", "1008", "4002", "other"}) {
-    EXPECT_EQ(delta(std::string(R"(switchboard_websocket_closes_total{code=")") + code + "\"})"),
-              0)
+    EXPECT_EQ(delta(std::string(R"(switchboard_websocket_closes_total{code=")") + code + "\"})"), 0)
         << code;
   }
   EXPECT_EQ(at(after, "switchboard_room_members"), 1);
@@ -275,8 +274,8 @@ TEST(Metrics, MetricsListenerAnswersOddRequestsWithCleanErrors) {
   auto garbage = raw_exchange(port, "THIS IS NOT HTTP\r\n\r\n");
   EXPECT_EQ(garbage.rfind("HTTP/1.1 400", 0), 0u) << garbage;
 
-  std::string huge = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(16384, 'a') +
-                     "\r\n\r\n";
+  std::string huge =
+      "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Filler: " + std::string(16384, 'a') + "\r\n\r\n";
   auto too_big = raw_exchange(port, huge);
   EXPECT_EQ(too_big.rfind("HTTP/1.1 431", 0), 0u) << too_big.substr(0, 200);
 

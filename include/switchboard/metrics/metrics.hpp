@@ -13,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "switchboard/signaling/peer.hpp"
 #include "switchboard/signaling/protocol.hpp"
 
 namespace switchboard {
