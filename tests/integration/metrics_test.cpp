@@ -75,6 +75,14 @@ double count_of(const Series& s, const std::string& series) {
   return it == s.end() ? 0 : it->second;
 }
 
+std::string dump_family(const Series& s, const std::string& family) {
+  std::string out;
+  for (const auto& [series, value] : s) {
+    if (series.rfind(family, 0) == 0) out += series + " " + std::to_string(value) + "\n";
+  }
+  return out;
+}
+
 json msg(int type, json payload) {
   return {{"msg_type", type}, {"payload", std::move(payload)}};
 }
@@ -179,13 +187,13 @@ TEST(Metrics, ScriptedSessionMovesEachCounterByWhatItDid) {
   for (const char* code : {"bad_json", "bad_envelope", "bad_payload", "unknown_type", "forbidden",
                            "room_not_found", "room_full", "already_in_room", "not_in_room",
                            "peer_not_in_room", "too_many_rooms", "rate_limited"}) {
-    EXPECT_EQ(delta(std::string(R"(switchboard_errors_total{code=")") + code + "\"})"),
-              errors[code])
-        << code;
+    EXPECT_EQ(delta(std::string(R"(switchboard_errors_total{code=")") + code + "\"}"), errors[code])
+        << code << "\n"
+        << dump_family(after, "switchboard_errors_total");
   }
   EXPECT_EQ(delta(R"(switchboard_websocket_closes_total{code="1000"})"), 1);
   for (const char* code : {"1001", "1006", "1008", "4002", "other"}) {
-    EXPECT_EQ(delta(std::string(R"(switchboard_websocket_closes_total{code=")") + code + "\"})"), 0)
+    EXPECT_EQ(delta(std::string(R"(switchboard_websocket_closes_total{code=")") + code + "\"}"), 0)
         << code;
   }
   EXPECT_EQ(at(after, "switchboard_room_members"), 1);
