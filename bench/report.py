@@ -140,10 +140,11 @@ def summarize_profile(text, us_per_msg):
     return out
 
 
-# Sections other scripts write into the report between markers (this run measures neither,
+# Sections other scripts write into the report between markers (this run measures none,
 # so a regeneration keeps them as they are): heading, marker name.
 KEPT_SECTIONS = [("Account stores", "account-stores"),  # bench/stores.sh
-                 ("Session resume on the relay path", "resume-cost")]  # bench/resume_cost.sh
+                 ("Session resume on the relay path", "resume-cost"),  # bench/resume_cost.sh
+                 ("Metrics on the relay path", "metrics-cost")]  # bench/metrics_cost.sh
 
 
 def kept_sections(path):

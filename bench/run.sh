@@ -8,6 +8,8 @@
 #   NO_PROFILE=1 bench/run.sh       skip the perf profile of the daemon
 #   OUT=FILE bench/run.sh           write the report elsewhere
 #   KEEP=DIR bench/run.sh           also keep the raw results (JSON lines, profile) in DIR
+#   METRICS_COST=1 bench/run.sh     then bench/metrics_cost.sh: the relay path's CPU per message
+#                                   before metrics, counting, and scraped every second
 #
 # Nothing is pinned: the servers and the generator share the machine's cores, as recorded
 # in the report. Every server started here is stopped on exit, whatever happens.
@@ -188,6 +190,9 @@ python3 bench/report.py --load "$load_before" --load-after "$load_after" --resul
   --profile-run "$work/profile-run.json" --peerjs-version "$peerjs_version" \
   --analysis bench/analysis.md --out "$out"
 log "wrote $out"
+if [[ -n ${METRICS_COST:-} ]]; then
+  OUT=$out "$repo/bench/metrics_cost.sh"
+fi
 if [[ -n ${KEEP:-} ]]; then
   mkdir -p "$KEEP"
   cp "$results" "$commands" "$profile" "$KEEP"/

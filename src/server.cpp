@@ -14,6 +14,8 @@
 #include "switchboard/auth/login_throttle.hpp"
 #include "switchboard/auth/password_hasher.hpp"
 #include "switchboard/auth/ticket_store.hpp"
+#include "switchboard/metrics/metrics.hpp"
+#include "switchboard/metrics/metrics_listener.hpp"
 #include "switchboard/net/http_session.hpp"
 #include "switchboard/net/listener.hpp"
 #include "switchboard/ops/readiness_probe.hpp"
@@ -21,6 +23,7 @@
 #include "switchboard/signaling/session_manager.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/store/user_store.hpp"
+#include "switchboard/util/host_port.hpp"
 #include "switchboard/util/logging.hpp"
 #include "switchboard/util/worker_pool.hpp"
 
@@ -89,8 +92,8 @@ struct Server::Impl {
         sessions(hub, settings.resume_window, KeepLimits{settings.resume_buffer, kResumeBytes}),
         limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
                                                     settings.max_connections_per_ip)),
-        ctx{settings, api,           accounts,      tickets,     credentials,  hub,
-            sessions, http_sessions, shutting_down, draining_ws, writes_waited},
+        ctx{settings, api,           accounts,      tickets,     credentials,   hub,
+            sessions, http_sessions, shutting_down, draining_ws, writes_waited, metrics},
         shutdown_strand(net::make_strand(ioc)),
         drain_timer(shutdown_strand),
         grace_timer(shutdown_strand),
@@ -99,7 +102,28 @@ struct Server::Impl {
         signals(ioc) {
     accounts.set_key_revoked_handler(
         [this](UserId user, const std::string& old_hash) { hub.revoke_key(user, old_hash); });
+    hasher.set_observer([this](bool verify, std::chrono::nanoseconds took) {
+      metrics.local().observe_hash(
+          verify ? metric_labels::HashOp::verify : metric_labels::HashOp::hash, took);
+    });
+    // With METRICS_ADDR a listener of its own serves /metrics (start), and the main port not.
+    if (settings.metrics_addr.empty()) api.set_metrics_page([this] { return scrape(); });
     preload_credentials();
+  }
+
+  /// The /metrics page: the counters summed, the gauges read from their owners now.
+  std::string scrape() {
+    MetricsGauges g;
+    g.open_connections = limiter->open();
+    g.websocket_connections = hub.connection_count();
+    auto rooms = hub.room_totals();
+    g.rooms = rooms.rooms;
+    g.room_members = rooms.members;
+    g.sessions = sessions.session_count();
+    g.detached_sessions = sessions.detached_count();
+    g.worker_queue = pool.in_flight();
+    g.writes_waited = writes_waited.load(std::memory_order_relaxed);
+    return metrics.render(g);
   }
 
   /// Fills the credential cache from the store, as far as it holds: after a restart every
@@ -162,6 +186,7 @@ struct Server::Impl {
     drain_timer.cancel();
     sweep_timer.cancel();
     if (listener) listener->stop();
+    if (metrics_listener) metrics_listener->stop();
     api.begin_shutdown();
     hub.close_all(CloseCode::going_away, "server shutting down");
     http_sessions.shutdown_all();
@@ -220,6 +245,7 @@ struct Server::Impl {
   }
 
   Settings settings;
+  Metrics metrics;  // first in, last out: every part below may count into it
   IoContext ioc;
   std::vector<std::unique_ptr<IoContext>> connection_contexts;
   WorkerPool pool;
@@ -249,6 +275,7 @@ struct Server::Impl {
   net::steady_timer sweep_timer;  // ends sessions whose resume window has passed
   net::signal_set signals;
   std::shared_ptr<Listener> listener;
+  std::shared_ptr<MetricsListener> metrics_listener;  // METRICS_ADDR's
 };
 
 Server::Server(Settings settings) : impl_(std::make_unique<Impl>(std::move(settings))) {}
@@ -267,6 +294,10 @@ std::size_t Server::detached_sessions() const {
   return impl_->sessions.detached_count();
 }
 
+std::uint16_t Server::metrics_port() const {
+  return impl_->metrics_listener ? impl_->metrics_listener->local_endpoint().port() : 0;
+}
+
 std::uint16_t Server::start(bool handle_signals) {
   Impl& s = *impl_;
   if (handle_signals) {
@@ -279,6 +310,15 @@ std::uint16_t Server::start(bool handle_signals) {
       impl_->all_contexts(), net::ip::tcp::endpoint(address, impl_->settings.server_port),
       impl_->ctx, impl_->limiter);
   impl_->listener->run();
+  if (auto where = parse_host_port(s.settings.metrics_addr)) {
+    s.metrics_listener = std::make_shared<MetricsListener>(
+        s.ioc, net::ip::tcp::endpoint(net::ip::make_address(where->host), where->port),
+        [&s] { return s.scrape(); });
+    s.metrics_listener->run();
+    log_info("metrics listening",
+             {{"address", s.settings.metrics_addr.substr(0, s.settings.metrics_addr.rfind(':'))},
+              {"port", s.metrics_listener->local_endpoint().port()}});
+  }
   auto port = impl_->listener->local_endpoint().port();
   // Sent once the main loop runs, which is after main() has printed the listening line.
   net::post(s.shutdown_strand, [&s, port] {

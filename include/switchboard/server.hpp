@@ -36,6 +36,8 @@ class Server {
   std::uint64_t writes_waited() const;
   /// Sessions whose connection was lost, waiting for a resume.
   std::size_t detached_sessions() const;
+  /// The port of METRICS_ADDR's listener once started, 0 when /metrics is on the main port.
+  std::uint16_t metrics_port() const;
 
  private:
   struct Impl;

@@ -176,6 +176,13 @@ void RestApi::handle(HttpRequest req, const boost::asio::any_io_executor& ex, Re
     if (!get) return respond(method_not_allowed("GET"));
     return get_readyz(ex, std::move(respond));
   }
+  if (req.path == "/metrics" && metrics_page_) {
+    if (!get) return respond(method_not_allowed("GET, HEAD"));
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics_page_();
+    return respond(std::move(r));
+  }
   if (req.path == "/ws") {
     if (req.method != "GET") return respond(method_not_allowed("GET"));
     auto r = error_response(426, "upgrade_required", "GET /ws must be a WebSocket upgrade.");

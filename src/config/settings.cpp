@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "switchboard/util/host_port.hpp"
 #include "switchboard/version.hpp"
 
 extern char** environ;
@@ -145,6 +146,16 @@ const std::vector<Option>& options() {
                       "seconds after SIGTERM during which /readyz and new WebSockets answer 503 "
                       "while the rest keeps serving, before the shutdown (default 0)",
                       &Settings::drain_seconds, 0, 3600),
+      {"metrics_addr",
+       "HOST:PORT ([V6]:PORT) of a separate listener for /metrics, which the main port then "
+       "answers 404; empty serves it on the main port (default)",
+       [](Settings& s, const std::string& v) -> std::string {
+         if (!v.empty() && !parse_host_port(v)) {
+           return "expected HOST:PORT with an IP address, e.g. 127.0.0.1:9100";
+         }
+         s.metrics_addr = v;
+         return {};
+       }},
       unsigned_option("http_header_limit", "bytes of request headers before 431 (default 8192)",
                       &Settings::http_header_limit, 1024, 1 << 20),
       unsigned_option("http_body_limit", "bytes of request body before 413 (default 8192)",

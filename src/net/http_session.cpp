@@ -76,6 +76,8 @@ void HttpSession::do_read() {
 
 void HttpSession::on_read(boost::system::error_code ec) {
   reading_ = false;
+  read_at_ = std::chrono::steady_clock::now();
+  route_.reset();
   // After a request we refused mid-read, the client may still be sending it: read and
   // discard the rest before closing, or the close resets the connection and the client never
   // sees our answer.
@@ -107,6 +109,8 @@ void HttpSession::on_request() {
   const Request& req = parser_->get();
   keep_alive_ = req.keep_alive() && !close_after_;
   head_request_ = req.method() == http::verb::head;
+  auto target = std::string_view(req.target());
+  route_ = metric_labels::api_route(target.substr(0, target.find('?')));
   if (beast::websocket::is_upgrade(req)) return upgrade();
   try {
     ctx_.api.handle(to_http_request(req, peer_address_, ctx_.settings.trusted_proxies),
@@ -189,6 +193,8 @@ void HttpSession::accept_upgrade(Identity who) {
   // Bytes the client sent behind its request (its first frames, perhaps) go along.
   auto pending = buffer_.cdata();
   std::string early(static_cast<const char*>(pending.data()), pending.size());
+  ctx_.metrics.local().count_http(metric_labels::Route::ws, 101,
+                                  std::chrono::steady_clock::now() - read_at_);
   auto ws =
       std::make_shared<WsSession>(stream_.release_socket(), ctx_, std::move(who), std::move(slot_),
                                   std::move(early), std::move(resume_), client_address_);
@@ -200,6 +206,8 @@ void HttpSession::respond(HttpResponse response) {
 }
 
 void HttpSession::write(HttpResponse r, bool keep_alive) {
+  ctx_.metrics.local().count_http(metric_labels::route_for(route_, r.status), r.status,
+                                  std::chrono::steady_clock::now() - read_at_);
   keep_alive = keep_alive && !close_after_;
   auto res =
       std::make_shared<http::response<http::string_body>>(static_cast<http::status>(r.status), 11);

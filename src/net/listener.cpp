@@ -6,6 +6,7 @@
 #include <boost/asio/write.hpp>
 
 #include "switchboard/config/settings.hpp"
+#include "switchboard/metrics/metrics.hpp"
 #include "switchboard/net/http_session.hpp"
 #include "switchboard/net/request_adapter.hpp"
 #include "switchboard/util/logging.hpp"
@@ -68,10 +69,12 @@ void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {
   auto address = remote.address().to_string();
   if (auto slot = limiter_->try_acquire(
           address, !is_trusted_proxy(address, ctx_.settings.trusted_proxies))) {
+    ctx_.metrics.local().connections_accepted.add();
     auto session = std::make_shared<HttpSession>(std::move(socket), ctx_, std::move(slot), address);
     ctx_.http_sessions.add(session);
     session->run();
   } else {
+    ctx_.metrics.local().connections_refused.add();
     log_warn("connection refused: connection limit reached", {{"remote_addr", address}});
     refuse(std::move(socket));
   }

@@ -75,7 +75,8 @@ WsSession::WsSession(tcp::socket&& socket, ServerContext& ctx, Identity who,
       ctx_(ctx),
       slot_(std::move(slot)),
       rate_(ctx.settings.rate_limit_per_sec, ctx.settings.rate_limit_burst),
-      strikes_(1.0, ctx.settings.rate_limit_strikes) {}
+      strikes_(1.0, ctx.settings.rate_limit_strikes),
+      metrics_(ctx.metrics.local()) {}
 
 WsSession::~WsSession() = default;
 
@@ -113,6 +114,7 @@ void WsSession::on_accept(boost::system::error_code ec) {
   // The Welcome (and, on a resume, what the client missed) is queued by the attach.
   auto attached = ctx_.sessions.attach(who_, resume_, shared_from_this(),
                                        ice_servers_for(ctx_.settings, user_id(), unix_seconds()));
+  if (resume_) metrics_.resumes[attached.resumed ? 0 : 1].add();
   resume_.reset();
   session_ = std::move(attached.session);
   connected_ = true;
@@ -190,6 +192,11 @@ void WsSession::on_read(boost::system::error_code ec) {
     // A protocol violation Beast answered with a close frame ends the session; a socket
     // that failed leaves it for a resume (finish).
     if (ec.category() == websocket::make_error_code(websocket::error::closed).category()) {
+      if (close_code_ == 0 && ec != websocket::error::closed) {
+        close_code_ = ec == websocket::error::message_too_big     ? 1009
+                      : ec == websocket::error::bad_frame_payload ? 1007
+                                                                  : 1002;
+      }
       leave_hub(false);
     }
     return finish();
@@ -220,6 +227,7 @@ void WsSession::on_text(std::string_view text) {
   // message: a close that begins while the message is handled is one that began just after.
   if (closing_.load(std::memory_order_acquire)) return;
   if (!rate_.try_take()) {
+    metrics_.count_error(SignalError::rate_limited);
     session_->deliver(
         make_error({SignalError::rate_limited, describe(SignalError::rate_limited), std::nullopt}));
     if (!strikes_.try_take()) {
@@ -232,7 +240,10 @@ void WsSession::on_text(std::string_view text) {
   log_event(spdlog::level::trace, "ws message received",
             {{"user_id", user_id()}, {"bytes", text.size()}});
   try {
-    ctx_.hub.handle(*session_, text);
+    auto handled = ctx_.hub.handle(*session_, text);
+    metrics_.count_client_message(metric_labels::client_type(handled.msg_type));
+    if (handled.error) metrics_.count_error(*handled.error);
+    if (handled.relayed) metrics_.count_relay(static_cast<MsgType>(*handled.msg_type));
   } catch (const std::exception& e) {
     log_error("ws message handling failed", {{"user_id", user_id()}, {"error", e.what()}});
     session_->close(CloseCode::internal_error, "internal error");
@@ -421,6 +432,7 @@ void WsSession::start_close(CloseCode code, std::string_view reason, bool flush)
 void WsSession::begin_close(CloseCode code, const std::string& reason) {
   if (finished_ || close_begun_) return;
   close_begun_ = true;
+  if (close_code_ == 0) close_code_ = static_cast<std::uint16_t>(code);
   // It will receive nothing more, so its rooms learn now that it is gone, not when the
   // close handshake finishes. A close of ours ends the session: no resume.
   leave_hub(false);
@@ -430,6 +442,11 @@ void WsSession::begin_close(CloseCode code, const std::string& reason) {
 }
 
 void WsSession::on_peer_close() {
+  if (close_code_ == 0) {
+    // No code in the peer's close frame is 1005 (RFC 6455 section 7.1.5).
+    auto code = static_cast<std::uint16_t>(ws_.reason().code);
+    close_code_ = code == 0 ? 1005 : code;
+  }
   // RFC 6455 section 7.4.2 defines no code above 4999, and Beast would echo one as if it
   // meant something: such a peer is dropped instead (Autobahn 7.13.1 and 7.13.2 accept that).
   if (ws_.reason().code > kLastDefinedCloseCode) {
@@ -452,6 +469,9 @@ void WsSession::on_peer_close() {
 void WsSession::finish() {
   if (finished_) return;
   finished_ = true;
+  // A connection that was a WebSocket ends with the code sent or received first; one lost
+  // without a close frame counts as 1006 (RFC 6455 section 7.1.5).
+  if (session_) metrics_.count_close(close_code_ != 0 ? close_code_ : 1006);
   {
     std::lock_guard lock(mutex_);
     closing_ = true;

@@ -46,6 +46,12 @@ Result<RoomManager::Membership, SignalError> RoomManager::join(UserId user,
   return Membership{room_id, room.members.front(), room.members};
 }
 
+std::size_t RoomManager::member_count() const {
+  std::size_t n = 0;
+  for (const auto& [id, room] : rooms_) n += room.members.size();
+  return n;
+}
+
 RoomManager::Departure RoomManager::remove_member(const std::string& room_id, Room& room,
                                                   UserId user) {
   std::erase(room.members, user);

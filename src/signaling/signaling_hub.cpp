@@ -51,16 +51,16 @@ void SignalingHub::disconnect(const Peer& peer) {
   out.send();
 }
 
-void SignalingHub::handle(Peer& peer, std::string_view text) {
+SignalingHub::Handled SignalingHub::handle(Peer& peer, std::string_view text) {
   UserId me = peer.user_id();
   auto parsed = parse_client_message(text, me, max_room_size_);
   if (!parsed) {
     peer.deliver(make_error(parsed.error()));
-    return;
+    return {parsed.error().msg_type, parsed.error().code, false};
   }
   ClientMessage& m = parsed.value();
-  if (m.seq && !peer.accept_client_seq(*m.seq)) return;
   int type = static_cast<int>(m.type);
+  if (m.seq && !peer.accept_client_seq(*m.seq)) return {type, std::nullopt, false};
   Outbox out;
   std::shared_ptr<Peer> relay_target;
   std::optional<SignalError> error;
@@ -72,7 +72,7 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
     if (!relay_target) {
       // A connection that has just been replaced may still have messages in flight; they
       // belong to a session that no longer speaks for its user.
-      if (!registry_.is_current(peer)) return;
+      if (!registry_.is_current(peer)) return {type, std::nullopt, false};
       if (!relay) ++epoch_;
       switch (m.type) {
         case MsgType::create_room: {
@@ -140,11 +140,12 @@ void SignalingHub::handle(Peer& peer, std::string_view text) {
   }
   if (error) {
     peer.deliver(make_error({*error, describe(*error), type}));
-    return;
+    return {type, error, false};
   }
   // Build the relayed message outside the lock: it is the largest piece of work here.
   if (relay_target) relay_target->deliver(make_relay(text, m, me));
   out.send();
+  return {type, std::nullopt, relay_target != nullptr};
 }
 
 std::shared_ptr<Peer> SignalingHub::remembered_route_locked(const Peer& from, UserId to,
@@ -192,6 +193,11 @@ std::size_t SignalingHub::connection_count() {
 std::size_t SignalingHub::room_count() {
   std::lock_guard lock(mutex_);
   return rooms_.room_count();
+}
+
+SignalingHub::RoomTotals SignalingHub::room_totals() {
+  std::lock_guard lock(mutex_);
+  return {rooms_.room_count(), rooms_.member_count()};
 }
 
 bool SignalingHub::invariants_hold() {

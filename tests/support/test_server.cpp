@@ -52,6 +52,10 @@ TestServer::TestServer(std::function<void(Settings&)> adjust) : settings_(test_s
   thread_ = std::thread([this] { server_->run(); });
 }
 
+std::uint16_t TestServer::metrics_port() const {
+  return server_->metrics_port();
+}
+
 std::uint64_t TestServer::writes_waited() const {
   return server_->writes_waited();
 }

@@ -35,6 +35,8 @@ class TestServer {
   ~TestServer();
 
   std::uint16_t port() const { return port_; }
+  /// METRICS_ADDR's port, 0 when /metrics is served on port().
+  std::uint16_t metrics_port() const;
   const Settings& settings() const { return settings_; }
   const TempDir& dir() const { return dir_; }
   /// How many writes waited for the socket (above BufferedSocket's high-water mark) so far.

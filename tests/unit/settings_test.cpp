@@ -350,5 +350,25 @@ TEST(Settings, UnterminatedOrTrailingQuoteIsAnError) {
   EXPECT_NE(expect_error(load({"--config", trailing.c_str()})).find("b.conf:1"), std::string::npos);
 }
 
+TEST(Settings, MetricsAddrTakesHostAndPortFromEveryLayer) {
+  EXPECT_EQ(expect_settings(load({})).metrics_addr, "");
+  EXPECT_EQ(expect_settings(load({}, {{"METRICS_ADDR", "127.0.0.1:9100"}})).metrics_addr,
+            "127.0.0.1:9100");
+  EXPECT_EQ(expect_settings(load({"--metrics-addr", "[::1]:0"})).metrics_addr, "[::1]:0");
+  TempDir dir;
+  auto file = write_file(dir, "m.conf", "metrics_addr = 0.0.0.0:9100\n");
+  EXPECT_EQ(expect_settings(load({"--config", file.c_str()})).metrics_addr, "0.0.0.0:9100");
+  // Empty turns it off again (a flag over a file).
+  EXPECT_EQ(expect_settings(load({"--config", file.c_str(), "--metrics-addr="})).metrics_addr, "");
+}
+
+TEST(Settings, MetricsAddrRejectsWhatIsNotHostAndPort) {
+  for (const char* bad : {"9100", "localhost:9100", "127.0.0.1", "127.0.0.1:", "127.0.0.1:70000",
+                          "127.0.0.1:9x", "::1:9100", "[::1]9100", "[::1", "1.2.3:80", ":9100"}) {
+    auto e = expect_error(load({"--metrics-addr", bad}));
+    EXPECT_NE(e.find("metrics_addr"), std::string::npos) << bad << ": " << e;
+  }
+}
+
 }  // namespace
 }  // namespace switchboard

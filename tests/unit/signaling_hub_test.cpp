@@ -659,3 +659,36 @@ TEST_F(SignalingHub, InvariantsHoldThroughAChurnOfPeers) {
 
 }  // namespace
 }  // namespace switchboard::unit
+
+namespace switchboard::unit {
+namespace {
+
+TEST_F(SignalingHub, HandleSaysWhatBecameOfTheMessage) {
+  auto p = warm_pair();
+  // A relay, on the remembered route and on a fresh lookup alike.
+  auto relayed = hub.handle(*p.a, sdp_to(2, p.room).dump());
+  EXPECT_EQ(relayed.msg_type, 2);
+  EXPECT_FALSE(relayed.error);
+  EXPECT_TRUE(relayed.relayed);
+  // A failure the parse finds, with or without a type.
+  auto garbled = hub.handle(*p.a, "not json");
+  EXPECT_EQ(garbled.msg_type, std::nullopt);
+  EXPECT_EQ(garbled.error, SignalError::bad_json);
+  EXPECT_FALSE(garbled.relayed);
+  // A failure the rooms find.
+  auto lost = hub.handle(*p.a, json{{"msg_type", 1}, {"payload", {{"room_id", "nope"}}}}.dump());
+  EXPECT_EQ(lost.msg_type, 1);
+  EXPECT_EQ(lost.error, SignalError::room_not_found);
+  // Success that relays nothing.
+  auto ready = hub.handle(*p.b, json{{"msg_type", 10}, {"payload", {{"room_id", p.room}}}}.dump());
+  EXPECT_EQ(ready.msg_type, 10);
+  EXPECT_FALSE(ready.error);
+  EXPECT_FALSE(ready.relayed);
+  // Rooms and members, read together.
+  auto totals = hub.room_totals();
+  EXPECT_EQ(totals.rooms, 1u);
+  EXPECT_EQ(totals.members, 2u);
+}
+
+}  // namespace
+}  // namespace switchboard::unit

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
+#include <string>
 
 #include "switchboard/api/http_types.hpp"
 
@@ -27,6 +28,11 @@ class RestApi {
   /// Answers `req`, calling `respond` exactly once, possibly later on `ex`.
   void handle(HttpRequest req, const boost::asio::any_io_executor& ex, Respond respond);
 
+  /// Serves GET /metrics on this port with what `page` renders (Prometheus text); without a
+  /// page (METRICS_ADDR set: a listener of its own serves it) /metrics is 404 here. Set before
+  /// the first request.
+  void set_metrics_page(std::function<std::string()> page) { metrics_page_ = std::move(page); }
+
   /// From now on every request is answered 503 unavailable.
   void begin_shutdown() { shutting_down_ = true; }
 
@@ -45,6 +51,7 @@ class RestApi {
   TicketStore& tickets_;
   const StaticFiles& files_;
   ReadinessProbe& readiness_;
+  std::function<std::string()> metrics_page_;
   std::atomic<bool> shutting_down_{false};
 };
 

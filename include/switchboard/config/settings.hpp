@@ -26,6 +26,7 @@ struct Settings {
   unsigned worker_threads = 2;
   unsigned shutdown_grace = 10;  // seconds to finish in-flight work after SIGTERM
   unsigned drain_seconds = 0;    // seconds of 503 on /readyz and new /ws before the shutdown
+  std::string metrics_addr;      // HOST:PORT of a separate /metrics listener; empty: the main port
 
   // HTTP
   std::size_t http_header_limit = 8192;

@@ -4,6 +4,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 
 #include "switchboard/api/http_types.hpp"
 #include "switchboard/auth/identity.hpp"
+#include "switchboard/metrics/metrics.hpp"
 #include "switchboard/net/connection_limiter.hpp"
 #include "switchboard/net/server_context.hpp"
 #include "switchboard/signaling/session_manager.hpp"
@@ -57,6 +59,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool keep_alive_ = false;
   bool drain_before_close_ = false;  // the refused request may still be arriving
   std::size_t drained_ = 0;
+  // For /metrics: the route of the request being answered (nullopt: not an API path, or not
+  // parsed) and when it had been read.
+  std::optional<metric_labels::Route> route_;
+  std::chrono::steady_clock::time_point read_at_;
   std::shared_ptr<void> response_;  // the response being written
 };
 

@@ -14,6 +14,7 @@ class SignalingHub;
 class SessionManager;
 class ConnectionLimiter;
 class HttpSessionSet;
+class Metrics;
 
 /// The long-lived services a connection uses, owned by Server and outliving every session.
 struct ServerContext {
@@ -30,6 +31,8 @@ struct ServerContext {
   const std::atomic<bool>& draining;
   /// Writes that found a socket's buffer full and waited for it to drain (WsSession).
   std::atomic<std::uint64_t>& writes_waited;
+  /// Counters for /metrics; each thread counts into its own shard (Metrics::local).
+  Metrics& metrics;
 };
 
 }  // namespace switchboard

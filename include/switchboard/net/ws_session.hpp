@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "switchboard/metrics/metrics.hpp"
 #include "switchboard/net/buffered_socket.hpp"
 #include "switchboard/net/connection_limiter.hpp"
 #include "switchboard/net/keepalive_ticker.hpp"
@@ -120,7 +121,8 @@ class WsSession : public SessionCarrier,
   std::unique_ptr<ConnectionLimiter::Slot> slot_;
   std::unique_ptr<Request> request_;  // the upgrade request, until Beast has answered it
   TokenBucket rate_;
-  TokenBucket strikes_;  // how many rate-limited messages we tolerate before closing
+  TokenBucket strikes_;    // how many rate-limited messages we tolerate before closing
+  MetricsShard& metrics_;  // this thread's counters (the connection never leaves the thread)
 
   // Own thread only.
   std::vector<Outgoing> batch_;  // what the writer took from the queue, written in order
@@ -131,9 +133,10 @@ class WsSession : public SessionCarrier,
   std::chrono::steady_clock::time_point next_keepalive_;  // the keepalive's next look
   std::chrono::steady_clock::time_point close_deadline_;  // once the close has begun
   bool ping_sent_ = false;                                // a keepalive ping is unanswered
-  bool close_begun_ = false;  // our close frame is queued: what arrives now is dropped
-  bool connected_ = false;    // carrying its session
-  bool finished_ = false;     // the connection has ended
+  bool close_begun_ = false;      // our close frame is queued: what arrives now is dropped
+  bool connected_ = false;        // carrying its session
+  bool finished_ = false;         // the connection has ended
+  std::uint16_t close_code_ = 0;  // the close code sent or received first (0: none yet)
 
   // Cancel a read or our close that waits inside Beast (see finish).
   boost::asio::cancellation_signal read_cancel_;

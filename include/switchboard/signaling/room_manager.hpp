@@ -55,6 +55,8 @@ class RoomManager {
   const std::vector<UserId>* members(const std::string& room_id) const;
   bool is_ready(UserId user, const std::string& room_id) const;
   std::size_t room_count() const { return rooms_.size(); }
+  /// Members of all rooms together (walks the rooms: for a scrape, not a hot path).
+  std::size_t member_count() const;
   std::size_t rooms_of(UserId user) const;
   /// Every room of `user`, as it is now.
   std::vector<Membership> memberships(UserId user) const;

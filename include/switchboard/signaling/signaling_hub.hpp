@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,13 @@ namespace switchboard {
 /// serialising JSON or calling into a session (deliveries happen after it is released).
 class SignalingHub {
  public:
+  /// What became of one client message, for the caller to count (the hub keeps no metrics).
+  struct Handled {
+    std::optional<int> msg_type;       // as parsed, or the offending one when known
+    std::optional<SignalError> error;  // the Error the sender was sent
+    bool relayed = false;              // an SDP or ICECandidate went to its target
+  };
+
   explicit SignalingHub(RoomLimits limits, RoomManager::IdGenerator new_room_id = {});
 
   /// Registers a connection that has been sent its Welcome. An older connection of the same
@@ -26,7 +34,7 @@ class SignalingHub {
   void disconnect(const Peer& peer);
   /// Acts on one text message from `peer`. One whose client `seq` the peer has handled
   /// already is dropped (a resend after a resume).
-  void handle(Peer& peer, std::string_view text);
+  Handled handle(Peer& peer, std::string_view text);
   /// Closes (4001) the connection of `user` if it was authenticated with `key_hash`.
   void revoke_key(UserId user, const std::string& key_hash);
   /// Closes every connection (shutdown).
@@ -37,6 +45,12 @@ class SignalingHub {
 
   std::size_t connection_count();
   std::size_t room_count();
+  /// Rooms and their members in all, read together (a scrape; walks the rooms under the lock).
+  struct RoomTotals {
+    std::size_t rooms = 0;
+    std::size_t members = 0;
+  };
+  RoomTotals room_totals();
   /// For tests and fuzzers: the room structure is consistent.
   bool invariants_hold();
 

@@ -23,9 +23,11 @@ class WorkerPool {
   /// the handler, and its owner destroying the io_context after it).
   template <class Job, class Handler>
   void run(const boost::asio::any_io_executor& ex, Job job, Handler handler) {
-    boost::asio::post(pool_, [job = std::move(job), handler = std::move(handler),
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    boost::asio::post(pool_, [this, job = std::move(job), handler = std::move(handler),
                               guard = boost::asio::make_work_guard(ex)]() mutable {
       auto result = job();
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
       auto target = guard.get_executor();
       boost::asio::post(target, [handler = std::move(handler), result = std::move(result),
                                  guard = std::move(guard)]() mutable {
@@ -55,6 +57,9 @@ class WorkerPool {
     return true;
   }
 
+  /// Jobs submitted and not yet finished (queued or running): the queue depth /metrics shows.
+  std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+
   /// Waits for queued jobs to finish; later submissions are not run.
   void join() { pool_.join(); }
 
@@ -62,6 +67,7 @@ class WorkerPool {
   boost::asio::thread_pool pool_;
   std::size_t limit_;
   std::atomic<std::size_t> pending_{0};
+  std::atomic<std::size_t> in_flight_{0};
 };
 
 }  // namespace switchboard
