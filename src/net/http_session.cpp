@@ -123,7 +123,6 @@ void HttpSession::on_request() {
   } catch (const std::exception& e) {
     // A bug of ours, not the client's: log it, answer without internals.
     // The path only: a query may hold a secret (a ticket, a session).
-    auto target = req.target();
     std::string_view method = req.method_string();
     std::string_view path = target.substr(0, target.find('?'));
     log_error(

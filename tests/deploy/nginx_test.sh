@@ -44,7 +44,7 @@ bad_login() {
     -H 'Content-Type: application/json' -d "{\"Username\":\"$user\",\"Password\":\"wrong password\"}" \
     "https://127.0.0.1:$nginx_port/regenerate"
 }
-logged_from() { grep -q "failed password for account '$1' from $2\$" "$3/daemon.log"; }
+logged_from() { grep -q "failed password username=$1 remote_addr=$2\$" "$3/daemon.log"; }
 
 # --- nginx trusted by the daemon ---------------------------------------------------------
 start_daemon "$work/t" "$binary" TRUSTED_PROXIES=127.0.0.1 "${throttle[@]}"
