@@ -14,6 +14,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+source bench/lib.sh
 base=${BASE:-f8d1803}
 repeats=${REPEATS:-5}
 out=${OUT:-$repo/docs/benchmarks.md}
@@ -25,21 +26,15 @@ work=$(mktemp -d /dev/shm/switchboard-metrics.XXXXXX 2>/dev/null || mktemp -d)
 base_tree=$repo/build/metrics-base
 server_pid=
 scraper_pid=
-stop_server() {
+stop_scraper() {
   if [[ -n $scraper_pid ]]; then
     kill "$scraper_pid" 2>/dev/null || true
     wait "$scraper_pid" 2>/dev/null || true
     scraper_pid=
   fi
-  if [[ -n $server_pid ]]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
 }
 cleanup() {
+  stop_scraper
   stop_server
   rm -rf "$work"
 }
@@ -108,13 +103,14 @@ for ((r = 0; r < repeats; r++)); do
       --scenario relay --mode closed --pairs 50 --threads "$((cores > 1 ? cores - 1 : 1))" \
       "${timing[@]}" --label "$variant" --json "$results" >/dev/null 2>>"$work/bench.err" ||
       log "$variant: the generator reported a problem: $(tail -n 3 "$work/bench.err")"
+    stop_scraper
     stop_server
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 scrape_count=$(wc -l <"$scrapes")
 
-python3 - "$results" "$out" "$base" "$(git rev-parse --short HEAD)" "$load_before" \
+block=$(python3 - "$results" "$out" "$base" "$(git rev-parse --short HEAD)" "$load_before" \
   "$load_after" "$repeats" "${timing[*]}" "$scrape_count" <<'PY'
 import json, statistics, sys, datetime
 results, out, base, commit, load_before, load_after, repeats, timing, scrapes = sys.argv[1:]
@@ -155,17 +151,9 @@ b += ["", "Per round (µs per message): " + "; ".join(
     "read-modify-write, no map.",
     "", "```sh", "bench/metrics_cost.sh   # BASE=<commit> to compare with another baseline",
     "```", "", end]
-block = "\n".join(b)
-try:
-    text = open(out).read()
-except OSError:
-    text = ""
-s = text.find(begin); e = text.find(end, s) if s >= 0 else -1
-if s >= 0 and e >= 0:
-    text = text[:s] + block + text[e + len(end):]
-else:
-    text = text.rstrip("\n") + "\n\n## Metrics on the relay path\n\n" + block + "\n"
-open(out, "w").write(text)
-print(block)
+print("\n".join(b))
 PY
+)
+printf '%s\n' "$block" | write_block "$out" metrics-cost "Metrics on the relay path"
+printf '%s\n' "$block"
 log "wrote $out"

@@ -15,6 +15,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+source bench/lib.sh
 base=${BASE:-9a14017}
 repeats=${REPEATS:-5}
 out=${OUT:-$repo/docs/benchmarks.md}
@@ -22,15 +23,6 @@ log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 work=$(mktemp -d /dev/shm/switchboard-resume.XXXXXX 2>/dev/null || mktemp -d)
 server_pid=
-stop_server() {
-  if [[ -n $server_pid ]]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
-}
 cleanup() {
   stop_server
   git -C "$repo" worktree remove --force "$work/base" 2>/dev/null || true
@@ -102,7 +94,7 @@ for variant in before off on; do
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-python3 - "$results" "$out" "$base" "$(git rev-parse --short HEAD)" "$load_before" \
+block=$(python3 - "$results" "$out" "$base" "$(git rev-parse --short HEAD)" "$load_before" \
   "$load_after" "$repeats" "${timing[*]}" <<'PY'
 import json, statistics, sys, datetime
 results, out, base, commit, load_before, load_after, repeats, timing = sys.argv[1:]
@@ -133,17 +125,9 @@ b += ["", "Per round (µs per message): " + "; ".join(
     for v in ("before", "off", "on")), "",
     "The issue's bound: `seq` on every message costs the relay path at most 5% CPU per message.",
     "", "```sh", "bench/resume_cost.sh   # BASE=<commit> to compare with another baseline", "```", "", end]
-block = "\n".join(b)
-try:
-    text = open(out).read()
-except OSError:
-    text = ""
-s = text.find(begin); e = text.find(end, s) if s >= 0 else -1
-if s >= 0 and e >= 0:
-    text = text[:s] + block + text[e + len(end):]
-else:
-    text = text.rstrip("\n") + "\n\n## Session resume on the relay path\n\n" + block + "\n"
-open(out, "w").write(text)
-print(block)
+print("\n".join(b))
 PY
+)
+printf '%s\n' "$block" | write_block "$out" resume-cost "Session resume on the relay path"
+printf '%s\n' "$block"
 log "wrote $out"

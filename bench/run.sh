@@ -16,6 +16,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+source bench/lib.sh
 out=${OUT:-$repo/docs/benchmarks.md}
 
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -39,15 +40,6 @@ bench=$repo/build/release/bench/switchboard-bench
 # --- 3. scratch space (tmpfs when there is one, so SQLite's fsyncs stay out of the way)
 work=$(mktemp -d /dev/shm/switchboard-bench.XXXXXX 2>/dev/null || mktemp -d)
 server_pid=
-stop_server() {
-  if [[ -n $server_pid ]]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
-}
 cleanup() {
   stop_server
   rm -rf "$work"

@@ -22,6 +22,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
+source bench/lib.sh
 out=${OUT:-$repo/docs/benchmarks.md}
 pg_bin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -49,15 +50,6 @@ server_pid=
 bench_pid=
 as_pg() {  # initdb and pg_ctl refuse root: run them as the packaged postgres user then
   if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-stop_server() {
-  if [[ -n $server_pid ]]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=
-  fi
 }
 stop_postgres() {
   [[ -n $pg_started ]] || return 0

@@ -1,0 +1,38 @@
+# Shared by the bench scripts (sourced): stopping the daemon under test and writing a
+# generated block into a document between its markers.
+
+# Stops the daemon whose pid is in $server_pid: SIGTERM, up to 10 s for it to drain and exit,
+# then SIGKILL. Nothing when none runs.
+stop_server() {
+  if [[ -n ${server_pid:-} ]]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=
+  fi
+}
+
+# write_block FILE NAME HEADING: standard input (a block that starts with
+# `<!-- NAME:begin -->` and ends with `<!-- NAME:end -->`) replaces FILE's block of that
+# name, or is appended under `## HEADING` when FILE has none yet.
+write_block() {
+  # The program as an argument: standard input is the block.
+  python3 -c '
+import sys
+out, name, heading = sys.argv[1:]
+block = sys.stdin.read().strip("\n")
+begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+try:
+    text = open(out).read()
+except OSError:
+    text = ""
+s = text.find(begin)
+e = text.find(end, s) if s >= 0 else -1
+if s >= 0 and e >= 0:
+    text = text[:s] + block + text[e + len(end):]
+else:
+    text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + block + "\n"
+open(out, "w").write(text)
+' "$1" "$2" "$3"
+}
