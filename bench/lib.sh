@@ -36,3 +36,23 @@ else:
 open(out, "w").write(text)
 ' "$1" "$2" "$3"
 }
+
+# build_baseline COMMIT DIR: the release daemon of COMMIT, built in a git worktree at DIR (under
+# build/, which git ignores) and kept there for the next run; prints the binary's path.
+# BASE_BINARY, when set, is used instead (a baseline built elsewhere).
+build_baseline() {
+  local commit=$1 tree=$2
+  if [[ -n ${BASE_BINARY:-} ]]; then
+    echo "$BASE_BINARY"
+    return
+  fi
+  if [[ ! -d $tree ]] ||
+    [[ $(git -C "$tree" rev-parse HEAD) != $(git rev-parse "$commit^{commit}") ]]; then
+    git worktree remove --force "$tree" 2>/dev/null || rm -rf "$tree"
+    git worktree prune
+    git worktree add -q --detach "$tree" "$commit"
+  fi
+  (cd "$tree" && cmake --preset release -DSWITCHBOARD_WERROR=OFF \
+    -DSWITCHBOARD_BUILD_BENCH=OFF >/dev/null && cmake --build --preset release >/dev/null)
+  echo "$tree/build/release/switchboard"
+}

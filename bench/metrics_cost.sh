@@ -45,16 +45,7 @@ ulimit -n "$(ulimit -Hn)"
 log "building this tree and $base (release presets)"
 cmake --preset release -DSWITCHBOARD_WERROR=OFF >/dev/null
 cmake --build --preset release >/dev/null
-base_binary=${BASE_BINARY:-$base_tree/build/release/switchboard}
-if [[ -z ${BASE_BINARY:-} ]]; then
-  if [[ ! -d $base_tree ]] || [[ $(git -C "$base_tree" rev-parse HEAD) != $(git rev-parse "$base^{commit}") ]]; then
-    git -C "$repo" worktree remove --force "$base_tree" 2>/dev/null || rm -rf "$base_tree"
-    git -C "$repo" worktree prune
-    git -C "$repo" worktree add -q --detach "$base_tree" "$base"
-  fi
-  (cd "$base_tree" && cmake --preset release -DSWITCHBOARD_WERROR=OFF \
-    -DSWITCHBOARD_BUILD_BENCH=OFF >/dev/null && cmake --build --preset release >/dev/null)
-fi
+base_binary=$(build_baseline "$base" "$base_tree")
 bench=$repo/build/release/bench/switchboard-bench
 declare -A binary=([before]="$base_binary"
   [counting]="$repo/build/release/switchboard" [scraped]="$repo/build/release/switchboard")

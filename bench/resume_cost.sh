@@ -25,7 +25,6 @@ work=$(mktemp -d /dev/shm/switchboard-resume.XXXXXX 2>/dev/null || mktemp -d)
 server_pid=
 cleanup() {
   stop_server
-  git -C "$repo" worktree remove --force "$work/base" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,15 +34,13 @@ ulimit -n "$(ulimit -Hn)"
 log "building this tree and $base (release presets)"
 cmake --preset release -DSWITCHBOARD_WERROR=OFF >/dev/null
 cmake --build --preset release >/dev/null
-git -C "$repo" worktree add -q --detach "$work/base" "$base"
-(cd "$work/base" && cmake --preset release -DSWITCHBOARD_WERROR=OFF \
-  -DSWITCHBOARD_BUILD_BENCH=OFF >/dev/null && cmake --build --preset release >/dev/null)
+base_binary=$(build_baseline "$base" "$repo/build/resume-base")
 bench=$repo/build/release/bench/switchboard-bench
-declare -A binary=([before]="$work/base/build/release/switchboard"
+declare -A binary=([before]="$base_binary"
   [off]="$repo/build/release/switchboard" [on]="$repo/build/release/switchboard")
 declare -A window=([before]=30 [off]=0 [on]=30)
 
-mkdir -p "$work/web"  # an empty web root: the scratch dir holds the baseline's build
+mkdir -p "$work/web"  # an empty web root: the daemon would serve the scratch dir
 env_common=(SERVER_HOST=127.0.0.1 SERVER_PORT=0 DB_PATH="$work/bench.db" WEB_ROOT="$work/web"
   RATE_LIMIT_PER_SEC=1000000 RATE_LIMIT_BURST=1000000 MAX_CONNECTIONS_PER_IP=100000
   MAX_CONNECTIONS=100000 ARGON2_OPSLIMIT=1 ARGON2_MEMLIMIT=8192 WS_SEND_QUEUE=100000
