@@ -32,7 +32,6 @@ constexpr int kSdp = 2;
 constexpr int kRoomCreated = 5;
 constexpr int kRoomJoined = 6;
 constexpr int kPeerJoined = 8;
-constexpr int kWelcome = 12;
 
 std::map<std::string, std::string> base_env(const TempDir& dir) {
   return {{"SERVER_HOST", "127.0.0.1"}, {"SERVER_PORT", "0"},        {"DB_PATH", dir.file("sb.db")},
