@@ -6,18 +6,22 @@
 // ICE, delivered round-robin to SESSIONS sessions (default 100, as bench/run.sh's 50 pairs),
 // so each keep is as cold in the cache as in the daemon. Best of five rounds each. The
 // connection is a stand-in that counts and lets go: the socket's cost is the same in all
-// three and is what bench/resume_cost.sh measures around these figures.
+// three and is what bench/resume_cost.sh measures around these figures. A fourth row adds
+// what /metrics counts for each relayed message (its type as a client message and as a
+// relay, in the I/O thread's own shard, as WsSession::on_text does).
 //
 //   switchboard-session-bench [MESSAGES [SESSIONS]]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "adapters.hpp"
+#include "switchboard/metrics/metrics.hpp"
 #include "switchboard/signaling/session.hpp"
 
 namespace {
@@ -37,20 +41,24 @@ class CountingCarrier : public SessionCarrier {
   std::uint64_t carried_ = 0;
 };
 
-/// Nanoseconds per message of `deliver(i, message)` over `n` messages, the best of five rounds.
-template <class Deliver>
-double time_delivery(const std::vector<std::string>& kinds, int n, int sessions, Deliver deliver) {
-  double best = 1e300;
+using Deliver = std::function<void(int session, SharedText message)>;
+
+/// Nanoseconds per message of each of `paths` over `n` messages, the best of five rounds, the
+/// paths taking turns within each round so that the machine's moods fall on all of them.
+std::vector<double> time_delivery(const std::vector<std::string>& kinds, int n, int sessions,
+                                  const std::vector<Deliver>& paths) {
+  std::vector<double> best(paths.size(), 1e300);
   for (int round = 0; round < 5; ++round) {
-    auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < n; ++i) {
-      // A fresh buffer per message, as a relay reads one: the daemon's cost of it is the same
-      // in every case, so it stays inside the timing rather than favour any.
-      auto text = std::make_shared<const std::string>(kinds[static_cast<std::size_t>(i) % 2]);
-      deliver(i % sessions, std::move(text));
+    for (std::size_t p = 0; p < paths.size(); ++p) {
+      auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < n; ++i) {
+        // A fresh buffer per message, as a relay reads one: the same cost on every path.
+        auto text = std::make_shared<const std::string>(kinds[static_cast<std::size_t>(i) % 2]);
+        paths[p](i % sessions, std::move(text));
+      }
+      std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - start;
+      best[p] = std::min(best[p], took.count() / n);
     }
-    std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - start;
-    best = std::min(best, took.count() / n);
   }
   return best;
 }
@@ -95,17 +103,26 @@ int main(int argc, char** argv) {
     return out;
   };
   auto off = make_sessions({0, 0});
-  auto on = make_sessions({256, 1 << 20});
 
-  double direct = time_delivery(kinds, n, sessions, [&](int i, SharedText text) {
-    carriers[static_cast<std::size_t>(i)]->carry(0, std::move(text));
-  });
-  double numbered = time_delivery(kinds, n, sessions, [&](int i, SharedText text) {
-    off[static_cast<std::size_t>(i)]->deliver(std::move(text));
-  });
-  double kept = time_delivery(kinds, n, sessions, [&](int i, SharedText text) {
-    on[static_cast<std::size_t>(i)]->deliver(std::move(text));
-  });
+  switchboard::Metrics metrics;
+  switchboard::MetricsShard& shard = metrics.local();
+  // The last two paths share their sessions, so that their keeps are as warm in both.
+  auto kept = make_sessions({256, 1 << 20});
+  auto times = time_delivery(
+      kinds, n, sessions,
+      {[&](int i, SharedText text) {
+         carriers[static_cast<std::size_t>(i)]->carry(0, std::move(text));
+       },
+       [&](int i, SharedText text) { off[static_cast<std::size_t>(i)]->deliver(std::move(text)); },
+       [&](int i, SharedText text) { kept[static_cast<std::size_t>(i)]->deliver(std::move(text)); },
+       [&](int i, SharedText text) {
+         auto type = i % 2 == 0 ? switchboard::MsgType::sdp : switchboard::MsgType::ice_candidate;
+         shard.count_client_message(
+             switchboard::metric_labels::client_type(static_cast<int>(type)));
+         shard.count_relay(type);
+         kept[static_cast<std::size_t>(i)]->deliver(std::move(text));
+       }});
+  double direct = times[0], numbered = times[1], keeping = times[2], counting = times[3];
   std::uint64_t sum = 0;
   for (const auto& c : carriers) sum += c->carried();
 
@@ -115,8 +132,10 @@ int main(int argc, char** argv) {
   std::printf("| straight to the connection (before resume) | %.1f | |\n", direct);
   std::printf("| Session, keeping off (RESUME_WINDOW=0) | %.1f | %+.1f ns |\n", numbered,
               numbered - direct);
-  std::printf("| Session, keeping 256 / 1 MiB (default) | %.1f | %+.1f ns |\n", kept,
-              kept - direct);
+  std::printf("| Session, keeping 256 / 1 MiB (default) | %.1f | %+.1f ns |\n", keeping,
+              keeping - direct);
+  std::printf("| the same, and counted in /metrics | %.1f | %+.1f ns |\n", counting,
+              counting - direct);
   std::printf("\n(checksum %llu)\n", static_cast<unsigned long long>(sum));
   return 0;
 }
