@@ -166,6 +166,9 @@ std::optional<unsigned> format_status(const HttpRequest& req, bool with_new_pass
   while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
   if (type != "application/json") return 415;
   if (json_too_deep(req.body)) return 400;
+  // JSON (RFC 8259) has no raw NUL byte (in a string it is escaped) and no byte-order mark;
+  // nlohmann alone reads past both (a NUL ends its input), the daemon refuses them (parse_json).
+  if (req.body.find('\0') != std::string::npos || req.body.starts_with("\xEF\xBB\xBF")) return 400;
   json body = json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return 400;
   auto field = [&](const char* name, const char* alias) -> const json* {
