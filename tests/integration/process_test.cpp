@@ -20,14 +20,7 @@ namespace {
 using json = nlohmann::json;
 
 std::map<std::string, std::string> base_env(const TempDir& dir) {
-  return {{"SERVER_HOST", "127.0.0.1"}, {"SERVER_PORT", "0"},        {"DB_PATH", dir.file("sb.db")},
-          {"ARGON2_OPSLIMIT", "1"},     {"ARGON2_MEMLIMIT", "8192"}, {"WEB_ROOT", ""},
-          {"LOG_LEVEL", "info"}};
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  return daemon_test_env(dir.file("sb.db"));
 }
 
 TEST(Process, PrintsListeningLineWithTheRealPort) {

@@ -516,10 +516,8 @@ TEST(Resume, ClientSeqNumbersDropResendsOfWhatWasHandled) {
 
 TEST(Resume, SessionIdsNeverReachTheLog) {
   TempDir dir;
-  std::map<std::string, std::string> env = {
-      {"SERVER_HOST", "127.0.0.1"}, {"SERVER_PORT", "0"},        {"DB_PATH", dir.file("sb.db")},
-      {"ARGON2_OPSLIMIT", "1"},     {"ARGON2_MEMLIMIT", "8192"}, {"WEB_ROOT", ""},
-      {"LOG_LEVEL", "trace"}};
+  auto env = daemon_test_env(dir.file("sb.db"));
+  env["LOG_LEVEL"] = "trace";
   DaemonProcess d({}, env, dir.file("log"));
   auto port = d.wait_listening();
   ASSERT_NE(port, 0);

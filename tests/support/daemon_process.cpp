@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <regex>
 #include <stdexcept>
 #include <thread>
@@ -118,6 +120,17 @@ std::optional<int> DaemonProcess::wait_exit(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return std::nullopt;
+}
+
+std::map<std::string, std::string> daemon_test_env(const std::string& db_path) {
+  return {{"SERVER_HOST", "127.0.0.1"}, {"SERVER_PORT", "0"},        {"DB_PATH", db_path},
+          {"ARGON2_OPSLIMIT", "1"},     {"ARGON2_MEMLIMIT", "8192"}, {"WEB_ROOT", ""},
+          {"LOG_LEVEL", "info"}};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace switchboard::test

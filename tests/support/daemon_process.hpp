@@ -45,4 +45,12 @@ class DaemonProcess {
   std::optional<int> status_;
 };
 
+/// The environment most daemons under test run with: loopback on a port the OS picks, the
+/// SQLite file at `db_path`, the cheapest Argon2 parameters, no web root, info logs. Callers
+/// add or override what their test is about.
+std::map<std::string, std::string> daemon_test_env(const std::string& db_path);
+
+/// The whole of a file (a daemon's log), empty if it cannot be read.
+std::string read_file(const std::string& path);
+
 }  // namespace switchboard::test
