@@ -20,6 +20,7 @@
 #include "switchboard/net/listener.hpp"
 #include "switchboard/ops/readiness_probe.hpp"
 #include "switchboard/ops/systemd_notifier.hpp"
+#include "switchboard/ops/webhook_sender.hpp"
 #include "switchboard/signaling/session_manager.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/store/user_store.hpp"
@@ -65,6 +66,23 @@ class IoContext : public net::io_context {
 RoomLimits room_limits(const Settings& s) {
   return RoomLimits{s.room_default_size, s.room_max_size, s.rooms_per_user};
 }
+
+/// The webhook sender the settings ask for, or null (webhooks off).
+std::unique_ptr<WebhookSender> make_webhooks(const Settings& s) {
+  if (s.webhook_url.empty() || s.webhook_secret.empty()) return nullptr;
+  auto url = parse_webhook_url(s.webhook_url);
+  if (!url) throw std::runtime_error("invalid webhook_url");
+  WebhookConfig c;
+  c.url = std::move(*url);
+  c.secret = s.webhook_secret;
+  c.ca_file = s.webhook_ca_file;
+  c.queue_size = s.webhook_queue_size;
+  c.connections = s.webhook_connections;
+  c.timeout = std::chrono::seconds(s.webhook_timeout);
+  c.max_attempts = s.webhook_max_attempts;
+  c.backoff = std::chrono::milliseconds(s.webhook_backoff_ms);
+  return std::make_unique<WebhookSender>(std::move(c));
+}
 }  // namespace
 
 struct Server::Impl {
@@ -106,6 +124,12 @@ struct Server::Impl {
       metrics.local().observe_hash(
           verify ? metric_labels::HashOp::verify : metric_labels::HashOp::hash, took);
     });
+    if (webhooks) {
+      hub.set_room_events(webhooks.get());
+      accounts.set_registered_handler([this](UserId user, const std::string& username) {
+        webhooks->user_registered(user, username);
+      });
+    }
     // With METRICS_ADDR a listener of its own serves /metrics (start), and the main port not.
     if (settings.metrics_addr.empty()) api.set_metrics_page([this] { return scrape(); });
     preload_credentials();
@@ -123,6 +147,10 @@ struct Server::Impl {
     g.detached_sessions = sessions.detached_count();
     g.worker_queue = pool.in_flight();
     g.writes_waited = writes_waited.load(std::memory_order_relaxed);
+    if (webhooks) {
+      g.webhooks = &webhooks->stats();
+      g.webhook_queue = webhooks->queue_depth();
+    }
     return metrics.render(g);
   }
 
@@ -246,6 +274,8 @@ struct Server::Impl {
 
   Settings settings;
   Metrics metrics;  // first in, last out: every part below may count into it
+  // Before the hub and the accounts, which report to it, so that it outlives them.
+  std::unique_ptr<WebhookSender> webhooks = make_webhooks(settings);
   IoContext ioc;
   std::vector<std::unique_ptr<IoContext>> connection_contexts;
   WorkerPool pool;
@@ -319,6 +349,7 @@ std::uint16_t Server::start(bool handle_signals) {
              {{"address", s.settings.metrics_addr.substr(0, s.settings.metrics_addr.rfind(':'))},
               {"port", s.metrics_listener->local_endpoint().port()}});
   }
+  if (s.webhooks) s.webhooks->start();
   auto port = impl_->listener->local_endpoint().port();
   // Sent once the main loop runs, which is after main() has printed the listening line.
   net::post(s.shutdown_strand, [&s, port] {
@@ -347,6 +378,9 @@ void Server::run() {
   // posts to is cleared: nothing may call back into us from there.
   s.limiter->on_idle({});
   s.pool.join();
+  // Every event is queued by now (the last sessions have left their rooms): a bounded wait
+  // for the receiver to take them, no longer than one attempt may take.
+  if (s.webhooks) s.webhooks->stop(std::chrono::seconds(s.settings.webhook_timeout));
   s.ioc.drop_handlers();
   for (auto& c : s.connection_contexts) c->drop_handlers();
   log_info("stopped");

@@ -56,6 +56,7 @@ void AccountService::register_user(const boost::asio::any_io_executor& ex, std::
     const UserRecord& user = created.value();
     cache_.put(Identity{user.id, user.username, user.api_key_hash});
     log_info("user registered", {{"user_id", user.id}, {"username", user.username}});
+    if (registered_) registered_(user.id, user.username);
     return AccountResult(Account{user.id, user.username, std::move(key)});
   };
   if (!pool_.try_run(ex, std::move(job), done)) done(failure(AccountError::unavailable));

@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "switchboard/ops/webhook_url.hpp"
 #include "switchboard/util/host_port.hpp"
 #include "switchboard/version.hpp"
 
@@ -225,6 +226,34 @@ const std::vector<Option>& options() {
       unsigned_option("resume_buffer",
                       "messages a session keeps for a resume, at most 1 MiB of them (default 256)",
                       &Settings::resume_buffer, 1, 100'000),
+      // The URL and the secret are checked in check_consistency, whose errors do not repeat
+      // the value: a secret, or a URL with a token in it, stays out of the logs.
+      string_option("webhook_url",
+                    "http(s)://HOST[:PORT][/PATH] that receives signed event POSTs; needs "
+                    "webhook_secret (default: off)",
+                    &Settings::webhook_url, true),
+      string_option("webhook_secret", "HMAC-SHA256 key signing each webhook, at least 16 bytes",
+                    &Settings::webhook_secret, true),
+      string_option("webhook_ca_file",
+                    "PEM file of the CAs an https webhook receiver's certificate is checked "
+                    "against, instead of the system's",
+                    &Settings::webhook_ca_file, true),
+      unsigned_option("webhook_queue_size",
+                      "webhook events queued before new ones are dropped (default 10000)",
+                      &Settings::webhook_queue_size, 1, 10'000'000),
+      unsigned_option("webhook_connections",
+                      "connections to the webhook receiver; a room's events share one, in "
+                      "order (default 4)",
+                      &Settings::webhook_connections, 1, 64),
+      unsigned_option("webhook_timeout",
+                      "seconds one webhook attempt may take, answer included (default 10)",
+                      &Settings::webhook_timeout, 1, 300),
+      unsigned_option("webhook_max_attempts", "attempts per webhook event (default 8)",
+                      &Settings::webhook_max_attempts, 1, 100),
+      unsigned_option("webhook_backoff_ms",
+                      "milliseconds before a webhook's 2nd attempt, doubling (with jitter) up "
+                      "to 60 s (default 500)",
+                      &Settings::webhook_backoff_ms, 1, 60'000),
   };
   return table;
 }
@@ -274,6 +303,19 @@ std::string check_consistency(const Settings& s) {
   }
   if (!s.turn_secret.empty() && s.turn_urls.empty()) {
     return "invalid setting turn_secret: set turn_urls too";
+  }
+  if (s.webhook_url.empty() != s.webhook_secret.empty()) {
+    return "invalid setting webhook_url/webhook_secret: set both (webhooks on) or neither";
+  }
+  if (!s.webhook_url.empty() && !parse_webhook_url(s.webhook_url)) {
+    return "invalid setting webhook_url: expected http(s)://HOST[:PORT][/PATH]";
+  }
+  if (!s.webhook_secret.empty() && s.webhook_secret.size() < kMinWebhookSecret) {
+    return "invalid setting webhook_secret: must be at least " + std::to_string(kMinWebhookSecret) +
+           " bytes";
+  }
+  if (!s.webhook_ca_file.empty() && s.webhook_url.empty()) {
+    return "invalid setting webhook_ca_file: set webhook_url too";
   }
   return {};
 }

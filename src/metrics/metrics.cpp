@@ -86,6 +86,17 @@ std::size_t status_slot(unsigned status) {
   return kStatuses.size();
 }
 
+const char* name(WebhookResult r) {
+  static const char* const names[] = {"delivered", "rejected", "gave_up", "dropped_overflow",
+                                      "dropped_shutdown"};
+  return names[static_cast<std::size_t>(r)];
+}
+
+const char* name(WebhookFailure f) {
+  static const char* const names[] = {"connect", "tls", "timeout", "server_error", "bad_response"};
+  return names[static_cast<std::size_t>(f)];
+}
+
 }  // namespace metric_labels
 
 namespace {
@@ -128,6 +139,50 @@ void histogram(std::string& out, const std::vector<const MetricsShard*>& shards,
   std::string braces = labels.empty() ? std::string() : fmt::format("{{{}}}", labels);
   fmt::format_to(Out(out), "switchboard_{}_sum{} {}\nswitchboard_{}_count{} {}\n", name, braces,
                  seconds, name, braces, cumulative);
+}
+
+/// The webhook families (only when webhooks are on).
+void render_webhooks(std::string& out, const WebhookStats& w, std::size_t queued) {
+  using namespace metric_labels;
+  header(out, "webhook_events_total", "counter",
+         "Webhook events by type and what became of them (docs/webhooks.md).");
+  for (std::size_t e = 0; e < kWebhookEventTypes; ++e) {
+    for (std::size_t r = 0; r < WebhookStats::kResults; ++r) {
+      fmt::format_to(
+          Out(out), "switchboard_webhook_events_total{{event=\"{}\",result=\"{}\"}} {}\n",
+          to_string(static_cast<WebhookEventType>(e)), name(static_cast<WebhookResult>(r)),
+          w.events[e][r].load(std::memory_order_relaxed));
+    }
+  }
+  header(out, "webhook_attempt_failures_total", "counter",
+         "Webhook delivery attempts that failed, by reason; each is retried while attempts last.");
+  for (std::size_t f = 0; f < WebhookStats::kFailures; ++f) {
+    fmt::format_to(Out(out), "switchboard_webhook_attempt_failures_total{{reason=\"{}\"}} {}\n",
+                   name(static_cast<WebhookFailure>(f)),
+                   w.attempt_failures[f].load(std::memory_order_relaxed));
+  }
+  header(out, "webhook_queue_depth", "gauge", "Webhook events queued, waiting for their turn.");
+  fmt::format_to(Out(out), "switchboard_webhook_queue_depth {}\n", queued);
+  header(out, "webhook_delivery_delay_seconds", "histogram",
+         "From a webhook event to its receiver's 2xx: queueing, retries and the answer.");
+  const auto& h = w.delivery_delay;
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i <= kWebhookDelayBounds.size(); ++i) {
+    cumulative += h.bucket(i);
+    if (i < kWebhookDelayBounds.size()) {
+      fmt::format_to(Out(out),
+                     "switchboard_webhook_delivery_delay_seconds_bucket{{le=\"{}\"}} {}\n",
+                     kWebhookDelayBounds[i], cumulative);
+    } else {
+      fmt::format_to(Out(out),
+                     "switchboard_webhook_delivery_delay_seconds_bucket{{le=\"+Inf\"}} {}\n",
+                     cumulative);
+    }
+  }
+  fmt::format_to(Out(out),
+                 "switchboard_webhook_delivery_delay_seconds_sum {}\n"
+                 "switchboard_webhook_delivery_delay_seconds_count {}\n",
+                 static_cast<double>(h.sum_ns()) / 1e9, cumulative);
 }
 
 void gauge(std::string& out, std::string_view name, std::string_view help, double value) {
@@ -278,6 +333,8 @@ std::string Metrics::render(const MetricsGauges& g) const {
   header(out, "websocket_writes_waited_total", "counter",
          "WebSocket writes that found the socket's buffer full and waited for it to drain.");
   fmt::format_to(Out(out), "switchboard_websocket_writes_waited_total {}\n", g.writes_waited);
+
+  if (g.webhooks) render_webhooks(out, *g.webhooks, g.webhook_queue);
 
   auto p = ProcessStats::read();
   if (p.cpu_seconds) {

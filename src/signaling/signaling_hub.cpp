@@ -1,5 +1,6 @@
 #include "switchboard/signaling/signaling_hub.hpp"
 
+#include "switchboard/signaling/room_events.hpp"
 #include "switchboard/util/logging.hpp"
 
 namespace switchboard {
@@ -7,6 +8,7 @@ namespace switchboard {
 /// Messages decided under the lock and sent after it is released.
 struct SignalingHub::Outbox {
   std::vector<std::pair<std::shared_ptr<Peer>, SharedText>> items;
+  bool reported = false;  // events_ was told of a change: flush it after the lock
 
   void add(std::shared_ptr<Peer> to, SharedText message) {
     if (to) items.emplace_back(std::move(to), std::move(message));
@@ -19,8 +21,21 @@ struct SignalingHub::Outbox {
 SignalingHub::SignalingHub(RoomLimits limits, RoomManager::IdGenerator new_room_id)
     : max_room_size_(limits.max_size), rooms_(limits, std::move(new_room_id)) {}
 
+void SignalingHub::report_departure_locked(const std::string& room_id, UserId user, bool emptied,
+                                           Outbox& out) {
+  if (!events_) return;
+  events_->peer_left(room_id, user);
+  if (emptied) events_->room_closed(room_id, "empty");
+  out.reported = true;
+}
+
+void SignalingHub::flush_events(const Outbox& out) {
+  if (out.reported) events_->flush();
+}
+
 void SignalingHub::leave_all_locked(UserId user, Outbox& out) {
   for (const auto& d : rooms_.leave_all(user)) {
+    report_departure_locked(d.room_id, user, d.remaining.empty(), out);
     if (d.remaining.empty()) continue;
     auto message = make_peer_left(d.room_id, user, d.host);
     for (UserId m : d.remaining) out.add(registry_.find(m), message);
@@ -37,6 +52,7 @@ void SignalingHub::connect(const std::shared_ptr<Peer>& peer) {
     if (previous) leave_all_locked(peer->user_id(), out);
   }
   out.send();
+  flush_events(out);
   if (previous) previous->close(CloseCode::replaced, "replaced by a newer connection");
 }
 
@@ -49,6 +65,7 @@ void SignalingHub::disconnect(const Peer& peer) {
     leave_all_locked(peer.user_id(), out);
   }
   out.send();
+  flush_events(out);
 }
 
 SignalingHub::Handled SignalingHub::handle(Peer& peer, std::string_view text) {
@@ -82,6 +99,10 @@ SignalingHub::Handled SignalingHub::handle(Peer& peer, std::string_view text) {
             break;
           }
           out.add(registry_.find(me), make_room_created(r.value().room_id, me));
+          if (events_) {
+            events_->room_created(r.value().room_id, me);
+            out.reported = true;
+          }
           log_debug("room created", {{"user_id", me}, {"room_id", r.value().room_id}});
           break;
         }
@@ -93,6 +114,10 @@ SignalingHub::Handled SignalingHub::handle(Peer& peer, std::string_view text) {
           }
           const auto& joined = r.value();
           log_debug("room joined", {{"user_id", me}, {"room_id", joined.room_id}});
+          if (events_) {
+            events_->peer_joined(joined.room_id, me);
+            out.reported = true;
+          }
           out.add(registry_.find(me),
                   make_room_joined(joined.room_id, joined.host, joined.members));
           auto event = make_peer_event(MsgType::peer_joined, m.room_id, me);
@@ -107,6 +132,7 @@ SignalingHub::Handled SignalingHub::handle(Peer& peer, std::string_view text) {
             error = r.error();
             break;
           }
+          report_departure_locked(m.room_id, me, r.value().remaining.empty(), out);
           auto event = make_peer_left(m.room_id, me, r.value().host);
           for (UserId member : r.value().remaining) out.add(registry_.find(member), event);
           break;
@@ -145,6 +171,7 @@ SignalingHub::Handled SignalingHub::handle(Peer& peer, std::string_view text) {
   // Build the relayed message outside the lock: it is the largest piece of work here.
   if (relay_target) relay_target->deliver(make_relay(text, m, me));
   out.send();
+  flush_events(out);
   return {type, std::nullopt, relay_target != nullptr};
 }
 

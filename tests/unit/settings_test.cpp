@@ -370,5 +370,45 @@ TEST(Settings, MetricsAddrRejectsWhatIsNotHostAndPort) {
   }
 }
 
+TEST(Settings, WebhooksNeedAUrlAndASecretTogether) {
+  const char* secret = "0123456789abcdef";  // 16 bytes: the minimum
+  auto s = expect_settings(load({}, {{"WEBHOOK_URL", "https://hooks.example.com/sb"},
+                                     {"WEBHOOK_SECRET", secret},
+                                     {"WEBHOOK_CA_FILE", "/etc/ca.pem"},
+                                     {"WEBHOOK_CONNECTIONS", "2"},
+                                     {"WEBHOOK_QUEUE_SIZE", "50"},
+                                     {"WEBHOOK_TIMEOUT", "3"},
+                                     {"WEBHOOK_MAX_ATTEMPTS", "4"},
+                                     {"WEBHOOK_BACKOFF_MS", "100"}}));
+  EXPECT_EQ(s.webhook_url, "https://hooks.example.com/sb");
+  EXPECT_EQ(s.webhook_secret, secret);
+  EXPECT_EQ(s.webhook_ca_file, "/etc/ca.pem");
+  EXPECT_EQ(s.webhook_connections, 2u);
+  EXPECT_EQ(s.webhook_queue_size, 50u);
+  EXPECT_EQ(s.webhook_timeout, 3u);
+  EXPECT_EQ(s.webhook_max_attempts, 4u);
+  EXPECT_EQ(s.webhook_backoff_ms, 100u);
+  auto off = expect_settings(load({}));
+  EXPECT_TRUE(off.webhook_url.empty() && off.webhook_secret.empty());
+
+  EXPECT_NE(expect_error(load({}, {{"WEBHOOK_URL", "http://127.0.0.1:9/"}})).find("webhook_url"),
+            std::string::npos);
+  EXPECT_NE(expect_error(load({}, {{"WEBHOOK_SECRET", secret}})).find("webhook_secret"),
+            std::string::npos);
+  EXPECT_NE(expect_error(load({}, {{"WEBHOOK_CA_FILE", "/ca.pem"}})).find("webhook_ca_file"),
+            std::string::npos);
+}
+
+TEST(Settings, WebhookUrlAndSecretRefusalsNeverRepeatTheValue) {
+  auto bad_url = expect_error(load({}, {{"WEBHOOK_URL", "ftp://hooks.example.com/?token=T0KEN"},
+                                        {"WEBHOOK_SECRET", "0123456789abcdef"}}));
+  EXPECT_NE(bad_url.find("webhook_url"), std::string::npos) << bad_url;
+  EXPECT_EQ(bad_url.find("T0KEN"), std::string::npos) << bad_url;
+  auto short_secret = expect_error(
+      load({}, {{"WEBHOOK_URL", "http://127.0.0.1:9/"}, {"WEBHOOK_SECRET", "s3cr3t-15-bytes"}}));
+  EXPECT_NE(short_secret.find("at least 16 bytes"), std::string::npos) << short_secret;
+  EXPECT_EQ(short_secret.find("s3cr3t"), std::string::npos) << short_secret;
+}
+
 }  // namespace
 }  // namespace switchboard

@@ -55,6 +55,9 @@ class AccountService {
                  LoginThrottle& address_throttle);
 
   void set_key_revoked_handler(KeyRevoked handler) { key_revoked_ = std::move(handler); }
+  /// Told (from a worker thread) of each account created (the user_registered webhook).
+  using Registered = std::function<void(UserId, const std::string& username)>;
+  void set_registered_handler(Registered handler) { registered_ = std::move(handler); }
 
   void register_user(const boost::asio::any_io_executor& ex, std::string username,
                      std::string password, AccountDone done);
@@ -81,6 +84,7 @@ class AccountService {
   LoginThrottle& account_throttle_;
   LoginThrottle& address_throttle_;
   KeyRevoked key_revoked_;
+  Registered registered_;
 };
 
 }  // namespace switchboard

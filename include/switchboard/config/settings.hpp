@@ -66,7 +66,20 @@ struct Settings {
   unsigned resume_window = 30;      // seconds a lost connection's session waits; 0: no resume
   std::size_t resume_buffer = 256;  // messages kept for a resume (and at most 1 MiB)  //
                                     // rate-limited messages (refilling 1/s) before close 1008
+
+  // Webhooks (docs/webhooks.md): on when webhook_url and webhook_secret are both set
+  std::string webhook_url;                 // http(s)://HOST[:PORT][/PATH]
+  std::string webhook_secret;              // HMAC key, at least kMinWebhookSecret bytes
+  std::string webhook_ca_file;             // PEM CAs for an https receiver instead of the system's
+  std::size_t webhook_queue_size = 10000;  // events waiting before new ones are dropped
+  unsigned webhook_connections = 4;        // to the receiver; a room's events use one of them
+  unsigned webhook_timeout = 10;           // seconds for one attempt, answer included
+  unsigned webhook_max_attempts = 8;
+  unsigned webhook_backoff_ms = 500;  // before the 2nd attempt; doubling (jittered) up to 60 s
 };
+
+/// The shortest webhook_secret accepted: 16 bytes (128 bits, if random).
+inline constexpr std::size_t kMinWebhookSecret = 16;
 
 /// What parsing the command line produced.
 struct HelpRequested {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "switchboard/ops/webhook_event.hpp"
 #include "switchboard/signaling/protocol.hpp"
 
 namespace switchboard {
@@ -107,11 +108,34 @@ std::size_t status_slot(unsigned status);
 
 enum class HashOp : std::uint8_t { hash, verify, count_ };
 
+/// What became of a webhook event (docs/webhooks.md).
+enum class WebhookResult : std::uint8_t {
+  delivered,         // a 2xx
+  rejected,          // a 4xx (or another status a retry will not change): not retried
+  gave_up,           // every attempt failed
+  dropped_overflow,  // the queue was full
+  dropped_shutdown,  // still queued when the daemon stopped
+  count_
+};
+const char* name(WebhookResult r);
+/// Why one delivery attempt failed (and will be retried, attempts permitting).
+enum class WebhookFailure : std::uint8_t {
+  connect,       // resolve, connect, or the connection lost
+  tls,           // the handshake failed: certificate not trusted, wrong host, no TLS
+  timeout,       // no whole answer within webhook_timeout
+  server_error,  // a 5xx
+  bad_response,  // not an HTTP response
+  count_
+};
+const char* name(WebhookFailure f);
+
 }  // namespace metric_labels
 
 /// Histogram bounds, in seconds.
 inline constexpr std::array<double, 13> kHttpLatencyBounds = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+inline constexpr std::array<double, 12> kWebhookDelayBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                               0.5,   1,    2.5,   10,   30,  120};
 inline constexpr std::array<double, 10> kHashTimeBounds = {0.001, 0.0025, 0.005, 0.01, 0.025,
                                                            0.05,  0.1,    0.25,  0.5,  1};
 
@@ -151,6 +175,32 @@ struct alignas(64) MetricsShard {
   }
 };
 
+/// The webhook sender's figures. Its thread counts results and attempts and times deliveries;
+/// an overflow is counted by the thread whose event was dropped, hence atomics that add.
+struct WebhookStats {
+  static constexpr std::size_t kResults =
+      static_cast<std::size_t>(metric_labels::WebhookResult::count_);
+  static constexpr std::size_t kFailures =
+      static_cast<std::size_t>(metric_labels::WebhookFailure::count_);
+
+  std::array<std::array<std::atomic<std::uint64_t>, kResults>, kWebhookEventTypes> events{};
+  std::array<std::atomic<std::uint64_t>, kFailures> attempt_failures{};
+  /// From the event to its 2xx: queueing, retries and the receiver's answer together.
+  LocalHistogram<kWebhookDelayBounds.size()> delivery_delay;  // the sender's thread only
+
+  void count(WebhookEventType e, metric_labels::WebhookResult r) {
+    events[static_cast<std::size_t>(e)][static_cast<std::size_t>(r)].fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  void count(metric_labels::WebhookFailure f) {
+    attempt_failures[static_cast<std::size_t>(f)].fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t get(WebhookEventType e, metric_labels::WebhookResult r) const {
+    return events[static_cast<std::size_t>(e)][static_cast<std::size_t>(r)].load(
+        std::memory_order_relaxed);
+  }
+};
+
 /// Values read from their owners at scrape time.
 struct MetricsGauges {
   std::size_t open_connections = 0;       // TCP connections holding a limiter slot
@@ -161,6 +211,8 @@ struct MetricsGauges {
   std::size_t room_members = 0;
   std::size_t worker_queue = 0;  // worker pool jobs queued or running
   std::uint64_t writes_waited = 0;
+  const WebhookStats* webhooks = nullptr;  // null: webhooks are off (no webhook families)
+  std::size_t webhook_queue = 0;
 };
 
 /// The daemon's counters: a shard per thread that counts, summed when scraped, and the

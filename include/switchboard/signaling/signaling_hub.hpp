@@ -11,6 +11,8 @@
 
 namespace switchboard {
 
+class RoomEvents;
+
 /// The signaling core: takes each client message, applies it to the rooms, and routes the
 /// resulting messages to the right connections. One mutex guards the registry and the rooms
 /// together, so that "is the sender still connected, is the target in the room, who is host"
@@ -26,6 +28,10 @@ class SignalingHub {
   };
 
   explicit SignalingHub(RoomLimits limits, RoomManager::IdGenerator new_room_id = {});
+
+  /// Who is told of rooms created and closed, members joining and leaving (the webhooks), in
+  /// the order the rooms changed: called under the lock. Set before the first connection.
+  void set_room_events(RoomEvents* events) { events_ = events; }
 
   /// Registers a connection that has been sent its Welcome. An older connection of the same
   /// user leaves its rooms and is closed with 4002.
@@ -57,6 +63,10 @@ class SignalingHub {
  private:
   struct Outbox;
   void leave_all_locked(UserId user, Outbox& out);
+  /// Tells events_ that `user` left `room_id`, and that the room is gone when it `emptied`.
+  void report_departure_locked(const std::string& room_id, UserId user, bool emptied, Outbox& out);
+  /// After the lock is released: lets events_ act on what it was told (see RoomEvents).
+  void flush_events(const Outbox& out);
   /// The relay's target from `from`'s remembered route, when it is still good: nothing
   /// changed since, same target and room, and the target's session still exists.
   std::shared_ptr<Peer> remembered_route_locked(const Peer& from, UserId to,
@@ -69,6 +79,7 @@ class SignalingHub {
   std::uint64_t epoch_ = 1;
   ConnectionRegistry registry_;
   RoomManager rooms_;
+  RoomEvents* events_ = nullptr;
 };
 
 }  // namespace switchboard

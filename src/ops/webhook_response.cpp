@@ -1,0 +1,83 @@
+#include "switchboard/ops/webhook_response.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+
+namespace switchboard {
+
+namespace http = boost::beast::http;
+
+namespace {
+WebhookReply reply_for(unsigned status) {
+  if (status < 200) return WebhookReply::bad_response;  // only ever interim: no answer yet
+  if (status >= 200 && status < 300) return WebhookReply::delivered;
+  if (status >= 500 && status < 600) return WebhookReply::server_error;
+  return WebhookReply::rejected;
+}
+}  // namespace
+
+WebhookResponseReader::WebhookResponseReader() {
+  reset_parser();
+}
+
+void WebhookResponseReader::reset_parser() {
+  parser_.emplace();
+  parser_->header_limit(kHeaderLimit);
+  parser_->body_limit(kBodyLimit);
+  parser_->eager(true);
+}
+
+WebhookVerdict WebhookResponseReader::from_header(bool reusable) const {
+  unsigned status = parser_->get().result_int();
+  return {reply_for(status), status, reusable};
+}
+
+WebhookVerdict WebhookResponseReader::settle(WebhookVerdict v) {
+  verdict_ = v;
+  pending_.clear();
+  pending_.shrink_to_fit();
+  return v;
+}
+
+std::optional<WebhookVerdict> WebhookResponseReader::feed(std::string_view bytes) {
+  if (verdict_) return verdict_;
+  total_ += bytes.size();
+  if (total_ > kMaxBytes) {
+    // The status stands if it was read; the connection is not worth reading further.
+    return settle(parser_->is_header_done() ? from_header(false) : WebhookVerdict{});
+  }
+  pending_.append(bytes);
+  while (!pending_.empty()) {
+    boost::beast::error_code ec;
+    std::size_t used = parser_->put(boost::asio::buffer(pending_), ec);
+    pending_.erase(0, used);
+    if (ec == http::error::need_more) {
+      if (used == 0) return std::nullopt;
+      continue;
+    }
+    if (ec) return settle(parser_->is_header_done() ? from_header(false) : WebhookVerdict{});
+    if (!parser_->is_done()) continue;
+    unsigned status = parser_->get().result_int();
+    if (status >= 100 && status < 200) {
+      // An interim response (100 Continue, 103 Early Hints): the real one follows.
+      reset_parser();
+      continue;
+    }
+    // Bytes after the response would be read as the next one's: not on this connection.
+    return settle({reply_for(status), status, pending_.empty() && parser_->keep_alive()});
+  }
+  return std::nullopt;
+}
+
+WebhookVerdict WebhookResponseReader::end_of_stream() {
+  if (verdict_) return *verdict_;
+  boost::beast::error_code ec;
+  if (pending_.empty()) parser_->put_eof(ec);
+  if (!ec && pending_.empty() && parser_->is_done()) {
+    unsigned status = parser_->get().result_int();
+    if (status >= 200) return settle({reply_for(status), status, false});
+  }
+  return settle(parser_->is_header_done() ? from_header(false) : WebhookVerdict{});
+}
+
+}  // namespace switchboard
