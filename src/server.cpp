@@ -335,6 +335,7 @@ std::uint16_t Server::start(bool handle_signals) {
     s.signals.add(SIGTERM);
     s.wait_for_signal();
   }
+  if (s.webhooks) s.webhooks->start();
   auto address = net::ip::make_address(impl_->settings.server_host);
   impl_->listener = std::make_shared<Listener>(
       impl_->all_contexts(), net::ip::tcp::endpoint(address, impl_->settings.server_port),
@@ -349,7 +350,6 @@ std::uint16_t Server::start(bool handle_signals) {
              {{"address", s.settings.metrics_addr.substr(0, s.settings.metrics_addr.rfind(':'))},
               {"port", s.metrics_listener->local_endpoint().port()}});
   }
-  if (s.webhooks) s.webhooks->start();
   auto port = impl_->listener->local_endpoint().port();
   // Sent once the main loop runs, which is after main() has printed the listening line.
   net::post(s.shutdown_strand, [&s, port] {

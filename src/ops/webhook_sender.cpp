@@ -138,7 +138,11 @@ class WebhookSender::Lane {
             beast::error_code not_ip;
             net::ip::make_address(url_.host, not_ip);
             // SNI names a host, never an address (RFC 6066).
-            if (not_ip) SSL_set_tlsext_host_name(tls_->native_handle(), url_.host.c_str());
+            // (SSL_set_tlsext_host_name spelled out: the macro is an old-style cast.)
+            if (not_ip) {
+              SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME,
+                       TLSEXT_NAMETYPE_host_name, const_cast<char*>(url_.host.c_str()));
+            }
             tls_->set_verify_mode(ssl::verify_peer);
             tls_->set_verify_callback(ssl::host_name_verification(url_.host));
           } else {

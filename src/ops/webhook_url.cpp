@@ -35,8 +35,9 @@ std::optional<WebhookUrl> parse_webhook_url(std::string_view text) {
   if (rest.find('#') != std::string_view::npos) return std::nullopt;
   auto slash = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, slash);
-  url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-  if (url.target.front() == '?') url.target.insert(0, "/");
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+  // No path, or a query straight after the authority: the path is "/".
+  url.target = path.starts_with('/') ? std::string(path) : "/" + std::string(path);
   // Credentials in the URL would be sent to nobody and logged with it: refuse them.
   if (authority.find('@') != std::string_view::npos) return std::nullopt;
   url.host_header = std::string(authority);

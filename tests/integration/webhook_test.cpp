@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -165,6 +167,12 @@ TEST(Webhooks, EveryEventIsSignedWithItsFieldsAndARoomsEventsComeInOrder) {
   }
   EXPECT_EQ(wait_metric(server.port(), events_series("peer_left", "delivered"), 2), 2);
   EXPECT_EQ(metric(server.port(), "switchboard_webhook_queue_depth"), 0);
+  // The webhook families are well-formed Prometheus text (promtool, as metrics_test does).
+  TempDir dir;
+  std::ofstream(dir.file("metrics.txt")) << http_request(server.port(), "GET", "/metrics").body;
+  std::string check = "promtool check metrics < '" + dir.file("metrics.txt") + "' > '" +
+                      dir.file("promtool.txt") + "' 2>&1";
+  EXPECT_EQ(std::system(check.c_str()), 0) << read_file(dir.file("promtool.txt"));
 }
 
 TEST(Webhooks, A503IsRetriedWithTheSameEvent) {
