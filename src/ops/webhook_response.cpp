@@ -71,13 +71,12 @@ std::optional<WebhookVerdict> WebhookResponseReader::feed(std::string_view bytes
 
 WebhookVerdict WebhookResponseReader::end_of_stream() {
   if (verdict_) return *verdict_;
-  boost::beast::error_code ec;
-  if (pending_.empty()) parser_->put_eof(ec);
-  if (!ec && pending_.empty() && parser_->is_done()) {
-    unsigned status = parser_->get().result_int();
-    if (status >= 200) return settle({reply_for(status), status, false});
-  }
-  return settle(parser_->is_header_done() ? from_header(false) : WebhookVerdict{});
+  // No status line yet (nothing, or an interim response only): no answer. (A parser that has
+  // read nothing would take the end of the stream as a whole default "200 OK".)
+  if (!parser_->is_header_done()) return settle({});
+  // A body that ran to the end of the stream, or one cut short: either way the status
+  // stands, on a connection that is over.
+  return settle(from_header(false));
 }
 
 }  // namespace switchboard

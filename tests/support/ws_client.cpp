@@ -66,6 +66,9 @@ int WsClient::connect(std::uint16_t port, const std::string& target, const Heade
   beast::error_code ec;
   tcp_layer.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port), ec);
   if (ec) return 0;
+  // As browsers do: each message goes out at once. With Nagle, a message written right after
+  // one that gets no reply (a LeaveRoom) waits for the daemon's delayed ACK, 40 ms.
+  tcp_layer.socket().set_option(tcp::no_delay(true), ec);
   s.ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
     for (const auto& [k, v] : headers) req.set(k, v);
   }));

@@ -102,7 +102,7 @@ TEST(WebhookEvent, EachEventHasItsFields) {
             0u);
   // A reason that is not UTF-8 cannot make the body invalid JSON.
   WebhookEvent odd{WebhookEventType::room_closed, t, "r", 0, "bad \xff byte"};
-  EXPECT_NO_THROW((void)json::parse(webhook_body(odd, "x")));
+  EXPECT_TRUE(json::accept(webhook_body(odd, "x")));
 }
 
 WebhookEvent room_event(const std::string& room, std::uint64_t user) {
