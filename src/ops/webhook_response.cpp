@@ -33,6 +33,9 @@ WebhookVerdict WebhookResponseReader::from_header(bool reusable) const {
 }
 
 WebhookVerdict WebhookResponseReader::settle(WebhookVerdict v) {
+  // Junk is junk even when well framed (a status below 100, like "000"): not a connection to
+  // send the next request over.
+  if (v.reply == WebhookReply::bad_response) v.reusable = false;
   verdict_ = v;
   pending_.clear();
   pending_.shrink_to_fit();
@@ -51,12 +54,14 @@ std::optional<WebhookVerdict> WebhookResponseReader::feed(std::string_view bytes
     boost::beast::error_code ec;
     std::size_t used = parser_->put(boost::asio::buffer(pending_), ec);
     pending_.erase(0, used);
-    if (ec == http::error::need_more) {
+    // The parser wants the rest presented again with new bytes after it, never alone (its
+    // chunk parser counts on that: the fuzzer found an assertion when it was not so).
+    if (ec == http::error::need_more) return std::nullopt;
+    if (ec) return settle(parser_->is_header_done() ? from_header(false) : WebhookVerdict{});
+    if (!parser_->is_done()) {
       if (used == 0) return std::nullopt;
       continue;
     }
-    if (ec) return settle(parser_->is_header_done() ? from_header(false) : WebhookVerdict{});
-    if (!parser_->is_done()) continue;
     unsigned status = parser_->get().result_int();
     if (status >= 100 && status < 200) {
       // An interim response (100 Continue, 103 Early Hints): the real one follows.

@@ -180,6 +180,10 @@ TEST(WebhookResponse, InterimResponsesAreSkipped) {
 
 TEST(WebhookResponse, JunkAndEndlessAnswersAreBounded) {
   EXPECT_EQ(feed_all("SSH-2.0-OpenSSH_9.2\r\n").reply, WebhookReply::bad_response);
+  // Well framed but no status (the fuzzer's find): junk, and the connection is not reused.
+  auto zero = feed_all("HTTP/1.1 000 OK\r\nContent-Length: 2\r\n\r\n{}");
+  EXPECT_EQ(zero.reply, WebhookReply::bad_response);
+  EXPECT_FALSE(zero.reusable);
   EXPECT_EQ(feed_all("").reply, WebhookReply::bad_response);
   EXPECT_EQ(feed_all("HTTP/1.1 200 OK\r\nContent-Le").reply, WebhookReply::bad_response);
   // A header that never ends is refused at the header limit, not buffered.
