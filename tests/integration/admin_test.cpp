@@ -366,6 +366,43 @@ TEST(Admin, DeletingAnOfflineUserRemovesTheAccount) {
       401);
 }
 
+/// The user routes on both account stores: a SQLite file and a PostgreSQL database.
+class AdminStoreTest : public ::testing::TestWithParam<SqlDialect> {
+ protected:
+  TestServer server_{with_store(GetParam(), with_admin())};
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, AdminStoreTest,
+                         ::testing::Values(SqlDialect::sqlite, SqlDialect::postgresql),
+                         [](const auto& p) { return dialect_test_name(p.param); });
+
+TEST_P(AdminStoreTest, UsersAreFoundByIdAndDeletedFromTheStore) {
+  auto port = server_.port();
+  auto alice = register_user(port, "alice");
+  auto bob = register_user(port, "bob");
+  auto carol = register_user(port, "carol");
+  // By id, among neighbours: exactly that account.
+  auto r = admin(port, "GET", "/admin/users/" + std::to_string(bob.user_id));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json_body["username"], "bob");
+  ASSERT_EQ(admin(port, "DELETE", "/admin/users/" + std::to_string(bob.user_id)).status, 200);
+  // A deleted id between two live ones is unknown, not its neighbour.
+  EXPECT_EQ(admin(port, "GET", "/admin/users/" + std::to_string(bob.user_id)).error_code(),
+            "user_not_found");
+  EXPECT_EQ(
+      admin(port, "GET", "/admin/users/" + std::to_string(carol.user_id)).json_body["username"],
+      "carol");
+  EXPECT_EQ(
+      admin(port, "GET", "/admin/users/" + std::to_string(alice.user_id)).json_body["username"],
+      "alice");
+  // The store forgot the key as well as the name.
+  EXPECT_EQ(http_request(port, "POST", "/ws-ticket", "", {{"X-API-Key", bob.api_key}}).status, 401);
+  EXPECT_EQ(http_post_json(port, "/register",
+                           {{"Username", "BOB"}, {"Password", "correct horse battery"}})
+                .status,
+            201);
+}
+
 TEST(Admin, AShortTokenRefusesTheStartWithOneLine) {
   TempDir dir;
   auto env = daemon_test_env(dir.file("sb.db"));
