@@ -64,6 +64,18 @@ std::optional<HttpResponse> check_media_type(const HttpRequest& req) {
   return error_response(415, "unsupported_media_type", "Send the body as application/json.");
 }
 
+/// Whether the query names parameter `name` at all (query_param cannot tell absent from empty).
+bool has_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    if (pair.substr(0, pair.find('=')) == name) return true;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
 std::vector<std::string_view> split_path(std::string_view rest) {
   std::vector<std::string_view> out;
   for (;;) {
@@ -138,7 +150,7 @@ void AdminApi::handle(const HttpRequest& req, const boost::asio::any_io_executor
 
 void AdminApi::list_rooms(const HttpRequest& req, const Respond& respond) {
   std::size_t limit = kDefaultPage;
-  if (req.query.find("limit=") != std::string::npos) {
+  if (has_param(req.query, "limit")) {
     auto n = parse_decimal(query_param(req.query, "limit"));
     if (!n || *n < 1 || *n > kMaxPage) {
       return respond(

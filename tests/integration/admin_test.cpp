@@ -174,6 +174,10 @@ TEST(Admin, RoomsAreListedInPagesThatWalkEveryRoomOnce) {
   }
   EXPECT_EQ(pages, 4);
   EXPECT_EQ(walked, std::vector<std::string>(made.begin(), made.end()));
+  // Other parameters, even one whose value says limit=, leave the default.
+  auto other = admin(port, "GET", "/admin/rooms?x=limit%3D0&xlimit=0");
+  ASSERT_EQ(other.status, 200) << other.body;
+  EXPECT_EQ(other.json_body["rooms"].size(), 10u);
 }
 
 TEST(Admin, ARoomIsShownWithMembersHostAndReadySet) {
