@@ -36,7 +36,9 @@ void RedisAsioAdapter::add_read(void* self) {
   a->wait_read();
 }
 
-void RedisAsioAdapter::del_read(void* self) { static_cast<RedisAsioAdapter*>(self)->want_read_ = false; }
+void RedisAsioAdapter::del_read(void* self) {
+  static_cast<RedisAsioAdapter*>(self)->want_read_ = false;
+}
 
 void RedisAsioAdapter::add_write(void* self) {
   auto* a = static_cast<RedisAsioAdapter*>(self);
@@ -63,31 +65,32 @@ void RedisAsioAdapter::wait_read() {
   if (read_waiting_ || !want_read_ || !ac_) return;
   read_waiting_ = true;
   socket_.async_wait(asio::posix::descriptor_base::wait_read,
-                     asio::bind_executor(socket_.get_executor(), [self = shared_from_this(),
-                                                                  owner = owner_](auto ec) {
-                       auto keep = owner.lock();
-                       if (!keep) return;
-                       self->read_waiting_ = false;
-                       if (ec || !self->ac_ || !self->want_read_) return;
-                       // May run reply callbacks, and may free the context (cleanup above).
-                       redisAsyncHandleRead(self->ac_);
-                       self->wait_read();
-                     }));
+                     asio::bind_executor(socket_.get_executor(),
+                                         [self = shared_from_this(), owner = owner_](auto ec) {
+                                           auto keep = owner.lock();
+                                           if (!keep) return;
+                                           self->read_waiting_ = false;
+                                           if (ec || !self->ac_ || !self->want_read_) return;
+                                           // May run reply callbacks, and may free the context
+                                           // (cleanup above).
+                                           redisAsyncHandleRead(self->ac_);
+                                           self->wait_read();
+                                         }));
 }
 
 void RedisAsioAdapter::wait_write() {
   if (write_waiting_ || !want_write_ || !ac_) return;
   write_waiting_ = true;
   socket_.async_wait(asio::posix::descriptor_base::wait_write,
-                     asio::bind_executor(socket_.get_executor(), [self = shared_from_this(),
-                                                                  owner = owner_](auto ec) {
-                       auto keep = owner.lock();
-                       if (!keep) return;
-                       self->write_waiting_ = false;
-                       if (ec || !self->ac_ || !self->want_write_) return;
-                       redisAsyncHandleWrite(self->ac_);
-                       self->wait_write();
-                     }));
+                     asio::bind_executor(socket_.get_executor(),
+                                         [self = shared_from_this(), owner = owner_](auto ec) {
+                                           auto keep = owner.lock();
+                                           if (!keep) return;
+                                           self->write_waiting_ = false;
+                                           if (ec || !self->ac_ || !self->want_write_) return;
+                                           redisAsyncHandleWrite(self->ac_);
+                                           self->wait_write();
+                                         }));
 }
 
 }  // namespace switchboard

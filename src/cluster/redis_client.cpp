@@ -4,10 +4,10 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <optional>
-#include <utility>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <optional>
+#include <utility>
 
 #include "switchboard/cluster/redis_asio_adapter.hpp"
 
@@ -35,7 +35,8 @@ RedisReply copy_reply(const redisReply& r) {
     case REDIS_REPLY_ARRAY:
       out.type = RedisReply::Type::array;
       out.elements.reserve(r.elements);
-      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(copy_reply(*r.element[i]));
+      for (std::size_t i = 0; i < r.elements; ++i)
+        out.elements.push_back(copy_reply(*r.element[i]));
       break;
     default:  // REDIS_REPLY_NIL
       break;
@@ -122,7 +123,8 @@ void RedisClient::stop() {
 void RedisClient::command(std::vector<std::string> args, Callback done) {
   asio::post(strand_, [self = shared_from_this(), args = std::move(args), done = std::move(done)] {
     if (self->state_ != State::up) {
-      std::string why = self->state_ == State::stopped ? "Redis client stopped" : self->down_reason_;
+      std::string why =
+          self->state_ == State::stopped ? "Redis client stopped" : self->down_reason_;
       asio::post(self->strand_, [done, why] { done(unavailable(why)); });
       return;
     }
@@ -166,26 +168,29 @@ void RedisClient::connect() {
     if (!self || ec || self->connection_ != attempt || self->state_ != State::connecting) return;
     self->resolver_.cancel();
     self->drop_connection("Redis did not answer within " +
-                          std::to_string(self->options_.connect_timeout.count()) + " ms of connecting");
+                          std::to_string(self->options_.connect_timeout.count()) +
+                          " ms of connecting");
   }));
   // Asio resolves on its own thread; hiredis would call getaddrinfo here, blocking.
   resolver_.async_resolve(
       options_.endpoint.host, std::to_string(options_.endpoint.port),
-      asio::bind_executor(strand_, [weak, attempt](auto ec, asio::ip::tcp::resolver::results_type results) {
-        auto self = weak.lock();
-        if (!self || self->connection_ != attempt || self->state_ != State::connecting) return;
-        if (ec || results.empty()) {
-          self->connection_lost("cannot resolve Redis host " + self->options_.endpoint.host + ": " +
-                                (ec ? ec.message() : "no address"));
-          return;
-        }
-        self->open(results.begin()->endpoint());
-      }));
+      asio::bind_executor(
+          strand_, [weak, attempt](auto ec, asio::ip::tcp::resolver::results_type results) {
+            auto self = weak.lock();
+            if (!self || self->connection_ != attempt || self->state_ != State::connecting) return;
+            if (ec || results.empty()) {
+              self->connection_lost("cannot resolve Redis host " + self->options_.endpoint.host +
+                                    ": " + (ec ? ec.message() : "no address"));
+              return;
+            }
+            self->open(results.begin()->endpoint());
+          }));
 }
 
 void RedisClient::open(const asio::ip::tcp::endpoint& endpoint) {
   // An IP literal: hiredis's own getaddrinfo returns at once for it.
-  redisAsyncContext* ac = redisAsyncConnect(endpoint.address().to_string().c_str(), endpoint.port());
+  redisAsyncContext* ac =
+      redisAsyncConnect(endpoint.address().to_string().c_str(), endpoint.port());
   if (!ac || ac->err) {
     std::string why = ac ? ac->errstr : "out of memory";
     if (ac) redisAsyncFree(ac);
@@ -219,8 +224,10 @@ void RedisClient::handshake() {
       }
     };
   };
-  if (!options_.endpoint.password.empty()) send({"AUTH", options_.endpoint.password}, step("AUTH", false));
-  if (options_.endpoint.db != 0) send({"SELECT", std::to_string(options_.endpoint.db)}, step("SELECT", false));
+  if (!options_.endpoint.password.empty())
+    send({"AUTH", options_.endpoint.password}, step("AUTH", false));
+  if (options_.endpoint.db != 0)
+    send({"SELECT", std::to_string(options_.endpoint.db)}, step("SELECT", false));
   send({"PING"}, step("PING", true));
 }
 
@@ -295,7 +302,8 @@ void RedisClient::send(const std::vector<std::string>& args, Callback done) {
     lens.push_back(a.size());
   }
   const std::uint64_t id = next_id_++;
-  pending_.emplace(id, Pending{std::move(done), std::chrono::steady_clock::now() + options_.command_timeout});
+  pending_.emplace(
+      id, Pending{std::move(done), std::chrono::steady_clock::now() + options_.command_timeout});
   if (pending_.size() == 1) arm_timeout();
   // The id, not a pointer, travels through hiredis: a reply for a command that timed out
   // finds nothing and is dropped.
@@ -342,7 +350,9 @@ void RedisClient::complete(std::uint64_t id, Reply reply) {
   if (it == pending_.end()) return;
   auto done = std::move(it->second.done);
   pending_.erase(it);
-  asio::post(strand_, [done = std::move(done), reply = std::move(reply)]() mutable { done(std::move(reply)); });
+  asio::post(strand_, [done = std::move(done), reply = std::move(reply)]() mutable {
+    done(std::move(reply));
+  });
 }
 
 void RedisClient::fail_all(const RedisError& error) {
@@ -365,9 +375,9 @@ void RedisClient::on_timeout() {
   const auto now = std::chrono::steady_clock::now();
   while (!pending_.empty() && pending_.begin()->second.deadline <= now) {
     complete(pending_.begin()->first,
-             RedisError{RedisError::Code::timeout, "Redis did not answer within " +
-                                                       std::to_string(options_.command_timeout.count()) +
-                                                       " ms"});
+             RedisError{RedisError::Code::timeout,
+                        "Redis did not answer within " +
+                            std::to_string(options_.command_timeout.count()) + " ms"});
   }
   if (!pending_.empty()) arm_timeout();
 }

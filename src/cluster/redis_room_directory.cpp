@@ -75,7 +75,9 @@ return {'ok', unpack(redis.call('ZRANGE', KEYS[2], 0, -1))}
 std::string room_key(const std::string& room_id, const char* part = "") {
   return "sb:room:{" + room_id + "}" + part;
 }
-std::string user_rooms_key(UserId user) { return "sb:user:" + std::to_string(user) + ":rooms"; }
+std::string user_rooms_key(UserId user) {
+  return "sb:user:" + std::to_string(user) + ":rooms";
+}
 
 std::optional<SignalError> signal_error(const std::string& code) {
   if (code == "room_not_found") return SignalError::room_not_found;
@@ -108,7 +110,8 @@ Result<std::vector<UserId>, RoomDirectoryError> decode(const RedisReply& r) {
     const std::string& s = r.elements[i].str;
     UserId u = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), u);
-    if (ec != std::errc() || p != s.data() + s.size()) return RoomDirectoryError(protocol_error("member " + s));
+    if (ec != std::errc() || p != s.data() + s.size())
+      return RoomDirectoryError(protocol_error("member " + s));
     members.push_back(u);
   }
   return members;
@@ -134,7 +137,8 @@ void RedisRoomDirectory::run(const Script& script, std::vector<std::string> keys
   std::vector<std::string> command{"EVALSHA", script.sha1, std::to_string(keys.size())};
   command.insert(command.end(), keys.begin(), keys.end());
   command.insert(command.end(), args.begin(), args.end());
-  redis_->command(command, [redis = redis_, &script, command, done = std::move(done)](RedisClient::Reply reply) mutable {
+  redis_->command(command, [redis = redis_, &script, command,
+                            done = std::move(done)](RedisClient::Reply reply) mutable {
     if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
     if (reply.value().is_error() && reply.value().str.rfind("NOSCRIPT", 0) == 0) {
       // Redis lost its script cache: EVAL runs the script and caches it again.
@@ -159,8 +163,10 @@ void RedisRoomDirectory::create(UserId creator, std::optional<std::size_t> max_m
 void RedisRoomDirectory::create_attempt(UserId creator, std::size_t max_members, int attempts_left,
                                         Done<Membership> done) {
   std::string id = new_room_id_();
-  run(kCreate, {room_key(id), room_key(id, ":members"), room_key(id, ":seq"), user_rooms_key(creator)},
-      {std::to_string(creator), id, std::to_string(limits_.rooms_per_user), std::to_string(max_members)},
+  run(kCreate,
+      {room_key(id), room_key(id, ":members"), room_key(id, ":seq"), user_rooms_key(creator)},
+      {std::to_string(creator), id, std::to_string(limits_.rooms_per_user),
+       std::to_string(max_members)},
       [this, creator, max_members, attempts_left, id, done = std::move(done)](auto r) mutable {
         // An id already taken (128 random bits: only with a custom generator): draw again.
         if (!r.ok() && attempts_left > 1 && std::holds_alternative<RedisError>(r.error()) &&
@@ -173,7 +179,9 @@ void RedisRoomDirectory::create_attempt(UserId creator, std::size_t max_members,
 }
 
 void RedisRoomDirectory::join(UserId user, const std::string& room_id, Done<Membership> done) {
-  run(kJoin, {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"), user_rooms_key(user)},
+  run(kJoin,
+      {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
+       user_rooms_key(user)},
       {std::to_string(user), room_id, std::to_string(limits_.rooms_per_user)},
       [room_id, done = std::move(done)](auto r) {
         if (!r.ok()) return done(r.error());
@@ -184,8 +192,8 @@ void RedisRoomDirectory::join(UserId user, const std::string& room_id, Done<Memb
 
 void RedisRoomDirectory::leave(UserId user, const std::string& room_id, Done<Departure> done) {
   run(kLeave,
-      {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"), room_key(room_id, ":ready"),
-       user_rooms_key(user)},
+      {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
+       room_key(room_id, ":ready"), user_rooms_key(user)},
       {std::to_string(user), room_id}, [room_id, done = std::move(done)](auto r) {
         if (!r.ok()) return done(r.error());
         auto& remaining = r.value();
@@ -194,7 +202,8 @@ void RedisRoomDirectory::leave(UserId user, const std::string& room_id, Done<Dep
       });
 }
 
-void RedisRoomDirectory::ready(UserId user, const std::string& room_id, Done<std::vector<UserId>> done) {
+void RedisRoomDirectory::ready(UserId user, const std::string& room_id,
+                               Done<std::vector<UserId>> done) {
   run(kReady, {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":ready")},
       {std::to_string(user)}, [user, done = std::move(done)](auto r) {
         if (!r.ok()) return done(r.error());

@@ -42,8 +42,9 @@ bool parse_number(std::string_view text, Int& out) {
 Result<RedisEndpoint, std::string> parse_redis_url(std::string_view url) {
   constexpr std::string_view scheme = "redis://";
   if (url.substr(0, scheme.size()) != scheme) {
-    return std::string("REDIS_URL must start with redis:// (rediss:// and unix sockets are not "
-                       "supported)");
+    return std::string(
+        "REDIS_URL must start with redis:// (rediss:// and unix sockets are not "
+        "supported)");
   }
   std::string_view rest = url.substr(scheme.size());
   RedisEndpoint out;
@@ -66,8 +67,9 @@ Result<RedisEndpoint, std::string> parse_redis_url(std::string_view url) {
 
   if (at != std::string_view::npos) {
     if (userinfo.empty() || userinfo.front() != ':') {
-      return std::string("REDIS_URL: give the password as redis://:PASSWORD@host (user names "
-                         "are not supported)");
+      return std::string(
+          "REDIS_URL: give the password as redis://:PASSWORD@host (user names "
+          "are not supported)");
     }
     auto password = percent_decode(userinfo.substr(1));
     if (!password) return std::string("REDIS_URL: bad %-escape in the password");
@@ -88,7 +90,8 @@ Result<RedisEndpoint, std::string> parse_redis_url(std::string_view url) {
     }
   } else {
     auto colon = authority.find(':');
-    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+    if (colon != std::string_view::npos &&
+        authority.find(':', colon + 1) != std::string_view::npos) {
       return std::string("REDIS_URL: put an IPv6 host in brackets, as redis://[::1]:6379");
     }
     out.host = std::string(authority.substr(0, colon));

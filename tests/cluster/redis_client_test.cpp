@@ -75,7 +75,8 @@ struct Client {
   ::testing::AssertionResult becomes(bool up) {
     auto s = states->pop();
     if (!s) return ::testing::AssertionFailure() << "no state change within the bound";
-    if (s->up != up) return ::testing::AssertionFailure() << "went " << (s->up ? "up" : "down: ") << s->reason;
+    if (s->up != up)
+      return ::testing::AssertionFailure() << "went " << (s->up ? "up" : "down: ") << s->reason;
     return ::testing::AssertionSuccess();
   }
 };
@@ -127,7 +128,8 @@ class RedisClientTest : public ::testing::Test {
   static RedisClient::Reply run(RedisClient& client, std::vector<std::string> args) {
     auto done = std::make_shared<std::promise<RedisClient::Reply>>();
     auto future = done->get_future();
-    client.command(std::move(args), [done](RedisClient::Reply r) { done->set_value(std::move(r)); });
+    client.command(std::move(args),
+                   [done](RedisClient::Reply r) { done->set_value(std::move(r)); });
     if (future.wait_for(kWait) != std::future_status::ready) {
       ADD_FAILURE() << "no reply and no error within the bound";
       return RedisError{RedisError::Code::timeout, "test bound"};
@@ -237,7 +239,8 @@ TEST_F(RedisClientTest, RedisStoppedFailsPendingAndNewCommandsAtOnce) {
   auto c = connected(server.url(), options);
   auto pending = std::make_shared<std::promise<RedisClient::Reply>>();
   auto pending_reply = pending->get_future();
-  c->command({"BLPOP", "nothing-ever", "0"}, [pending](RedisClient::Reply r) { pending->set_value(r); });
+  c->command({"BLPOP", "nothing-ever", "0"},
+             [pending](RedisClient::Reply r) { pending->set_value(r); });
   // The BLPOP is on the server once a later command on another connection is answered.
   auto other = connected(server.url());
   EXPECT_EQ(ok(*other, {"CLIENT", "LIST", "TYPE", "normal"}).type, RedisReply::Type::string);
@@ -385,7 +388,8 @@ TEST_F(RedisClientTest, DroppingTheClientFailsWhatIsPending) {
   ASSERT_TRUE(c.becomes(true));
   auto pending = std::make_shared<std::promise<RedisClient::Reply>>();
   auto reply = pending->get_future();
-  c->command({"BLPOP", "nothing-ever", "0"}, [pending](RedisClient::Reply r) { pending->set_value(r); });
+  c->command({"BLPOP", "nothing-ever", "0"},
+             [pending](RedisClient::Reply r) { pending->set_value(r); });
   // The last reference goes (at the latest once the posted send has run) and the destructor
   // frees the connection with the BLPOP pending or about to be sent.
   std::weak_ptr<RedisClient> weak = c.redis;

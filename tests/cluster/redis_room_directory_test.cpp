@@ -34,7 +34,8 @@ Result<T, RoomDirectoryError> wait(std::function<void(RedisRoomDirectory::Done<T
 }
 
 std::string describe(const RoomDirectoryError& e) {
-  if (auto* s = std::get_if<SignalError>(&e)) return "SignalError " + std::to_string(static_cast<int>(*s));
+  if (auto* s = std::get_if<SignalError>(&e))
+    return "SignalError " + std::to_string(static_cast<int>(*s));
   return "RedisError " + std::get<RedisError>(e).message;
 }
 
@@ -80,24 +81,26 @@ TEST_F(RedisRoomDirectoryTest, FortyConcurrentJoinsFromSeveralConnectionsAdmitEx
 
   // Four connections, as four daemons would be; each fires its ten joins without waiting.
   std::vector<std::unique_ptr<RedisRoomDirectory>> daemons;
-  for (int d = 0; d < 4; ++d) daemons.push_back(std::make_unique<RedisRoomDirectory>(client(), limits_));
+  for (int d = 0; d < 4; ++d)
+    daemons.push_back(std::make_unique<RedisRoomDirectory>(client(), limits_));
   std::mutex mutex;
   int admitted = 0, full = 0, other = 0;
   auto all = std::make_shared<std::promise<void>>();
   int answered = 0;
   for (UserId u = 2; u < 42; ++u) {
-    daemons[u % 4]->join(u, id, [&, all](Result<RedisRoomDirectory::Membership, RoomDirectoryError> r) {
-      std::lock_guard lock(mutex);
-      if (r.ok()) {
-        ++admitted;
-      } else if (std::holds_alternative<SignalError>(r.error()) &&
-                 std::get<SignalError>(r.error()) == SignalError::room_full) {
-        ++full;
-      } else {
-        ++other;
-      }
-      if (++answered == 40) all->set_value();
-    });
+    daemons[u % 4]->join(u, id,
+                         [&, all](Result<RedisRoomDirectory::Membership, RoomDirectoryError> r) {
+                           std::lock_guard lock(mutex);
+                           if (r.ok()) {
+                             ++admitted;
+                           } else if (std::holds_alternative<SignalError>(r.error()) &&
+                                      std::get<SignalError>(r.error()) == SignalError::room_full) {
+                             ++full;
+                           } else {
+                             ++other;
+                           }
+                           if (++answered == 40) all->set_value();
+                         });
   }
   ASSERT_EQ(all->get_future().wait_for(kWait), std::future_status::ready);
   std::lock_guard lock(mutex);
@@ -112,7 +115,8 @@ TEST_F(RedisRoomDirectoryTest, FortyConcurrentJoinsFromSeveralConnectionsAdmitEx
 
 TEST_F(RedisRoomDirectoryTest, LeavingHandsTheHostOverInJoinOrder) {
   RedisRoomDirectory rooms(client(), limits_);
-  auto room = wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(7, std::nullopt, done); });
+  auto room =
+      wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(7, std::nullopt, done); });
   ASSERT_TRUE(room.ok());
   const std::string id = room.value().room_id;
   EXPECT_EQ(room.value().host, 7U);
@@ -148,20 +152,27 @@ TEST_F(RedisRoomDirectoryTest, TheRulesAnswerAsRoomManagerDoes) {
   auto a = wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(1, 2, done); });
   ASSERT_TRUE(a.ok());
   const std::string id = a.value().room_id;
-  auto error_of = [](const auto& r) { return r.ok() ? SignalError::bad_json : std::get<SignalError>(r.error()); };
+  auto error_of = [](const auto& r) {
+    return r.ok() ? SignalError::bad_json : std::get<SignalError>(r.error());
+  };
 
-  EXPECT_EQ(error_of(wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.join(1, id, done); })),
-            SignalError::already_in_room);
-  EXPECT_EQ(error_of(wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.join(2, "nope", done); })),
+  EXPECT_EQ(
+      error_of(wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.join(1, id, done); })),
+      SignalError::already_in_room);
+  EXPECT_EQ(error_of(wait<RedisRoomDirectory::Membership>(
+                [&](auto done) { rooms.join(2, "nope", done); })),
             SignalError::room_not_found);
-  EXPECT_EQ(error_of(wait<RedisRoomDirectory::Departure>([&](auto done) { rooms.leave(2, id, done); })),
-            SignalError::not_in_room);
+  EXPECT_EQ(
+      error_of(wait<RedisRoomDirectory::Departure>([&](auto done) { rooms.leave(2, id, done); })),
+      SignalError::not_in_room);
   EXPECT_EQ(error_of(wait<std::vector<UserId>>([&](auto done) { rooms.ready(2, id, done); })),
             SignalError::not_in_room);
   // Rooms per user is 2 here.
-  ASSERT_TRUE(wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(1, 2, done); }).ok());
-  EXPECT_EQ(error_of(wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(1, 2, done); })),
-            SignalError::too_many_rooms);
+  ASSERT_TRUE(
+      wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(1, 2, done); }).ok());
+  EXPECT_EQ(
+      error_of(wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(1, 2, done); })),
+      SignalError::too_many_rooms);
 
   // Redis forgets its scripts (restart, SCRIPT FLUSH): EVAL takes over and loads them again.
   auto flushed = std::make_shared<std::promise<void>>();

@@ -93,20 +93,33 @@ RedisServer::~RedisServer() {
 
 std::string RedisServer::url(int db) const {
   std::string auth = password_.empty() ? "" : ":" + password_ + "@";
-  return "redis://" + auth + "127.0.0.1:" + std::to_string(port_) + (db ? "/" + std::to_string(db) : "");
+  return "redis://" + auth + "127.0.0.1:" + std::to_string(port_) +
+         (db ? "/" + std::to_string(db) : "");
 }
 
 void RedisServer::start() {
   if (pid_ > 0) return;
-  std::vector<std::string> argv = {"redis-server", "--port", std::to_string(port_), "--bind",
-                                   "127.0.0.1", "--save", "", "--appendonly", "no",
-                                   "--daemonize", "no", "--dir", dir_.string(),
-                                   "--enable-debug-command", "yes"};
+  std::vector<std::string> argv = {"redis-server",
+                                   "--port",
+                                   std::to_string(port_),
+                                   "--bind",
+                                   "127.0.0.1",
+                                   "--save",
+                                   "",
+                                   "--appendonly",
+                                   "no",
+                                   "--daemonize",
+                                   "no",
+                                   "--dir",
+                                   dir_.string(),
+                                   "--enable-debug-command",
+                                   "yes"};
   if (!password_.empty()) argv.insert(argv.end(), {"--requirepass", password_});
   const auto log = dir_ / "redis.log";
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   std::vector<char*> args;
@@ -116,7 +129,8 @@ void RedisServer::start() {
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     pid_ = -1;
-    throw std::runtime_error("cannot run redis-server (install it: scripts/install-deps.sh --test)");
+    throw std::runtime_error(
+        "cannot run redis-server (install it: scripts/install-deps.sh --test)");
   }
   // Ready when it answers; it exits at once when the port is taken.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -131,7 +145,8 @@ void RedisServer::start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   stop();
-  throw std::runtime_error("redis-server did not answer within 10 s; " + log.string() + ":\n" + tail(log));
+  throw std::runtime_error("redis-server did not answer within 10 s; " + log.string() + ":\n" +
+                           tail(log));
 }
 
 void RedisServer::stop() {
