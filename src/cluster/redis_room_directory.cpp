@@ -132,46 +132,51 @@ RedisRoomDirectory::RedisRoomDirectory(std::shared_ptr<RedisClient> redis, RoomL
   if (!new_room_id_) new_room_id_ = random_room_id;
 }
 
-void RedisRoomDirectory::run(const Script& script, std::vector<std::string> keys,
-                             std::vector<std::string> args, ScriptDone done) {
+void RedisRoomDirectory::run(const std::shared_ptr<RedisClient>& redis, const Script& script,
+                             std::vector<std::string> keys, std::vector<std::string> args,
+                             ScriptDone done) {
   std::vector<std::string> command{"EVALSHA", script.sha1, std::to_string(keys.size())};
   command.insert(command.end(), keys.begin(), keys.end());
   command.insert(command.end(), args.begin(), args.end());
-  redis_->command(command, [redis = redis_, &script, command,
-                            done = std::move(done)](RedisClient::Reply reply) mutable {
-    if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
-    if (reply.value().is_error() && reply.value().str.rfind("NOSCRIPT", 0) == 0) {
-      // Redis lost its script cache: EVAL runs the script and caches it again.
-      command[0] = "EVAL";
-      command[1] = script.source;
-      redis->command(std::move(command), [done = std::move(done)](RedisClient::Reply again) {
-        if (!again.ok()) return done(RoomDirectoryError(again.error()));
-        done(decode(again.value()));
+  redis->command(
+      command, [redis, &script, command, done = std::move(done)](RedisClient::Reply reply) mutable {
+        if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
+        if (reply.value().is_error() && reply.value().str.rfind("NOSCRIPT", 0) == 0) {
+          // Redis lost its script cache: EVAL runs the script and caches it again.
+          command[0] = "EVAL";
+          command[1] = script.source;
+          redis->command(std::move(command), [done = std::move(done)](RedisClient::Reply again) {
+            if (!again.ok()) return done(RoomDirectoryError(again.error()));
+            done(decode(again.value()));
+          });
+          return;
+        }
+        done(decode(reply.value()));
       });
-      return;
-    }
-    done(decode(reply.value()));
-  });
 }
 
 void RedisRoomDirectory::create(UserId creator, std::optional<std::size_t> max_members,
                                 Done<Membership> done) {
-  create_attempt(creator, std::min(max_members.value_or(limits_.default_size), limits_.max_size), 3,
-                 std::move(done));
+  auto size = std::min(max_members.value_or(limits_.default_size), limits_.max_size);
+  create_attempt(redis_, limits_, new_room_id_, creator, size, 3, std::move(done));
 }
 
-void RedisRoomDirectory::create_attempt(UserId creator, std::size_t max_members, int attempts_left,
+void RedisRoomDirectory::create_attempt(std::shared_ptr<RedisClient> redis, RoomLimits limits,
+                                        RoomManager::IdGenerator new_room_id, UserId creator,
+                                        std::size_t max_members, int attempts_left,
                                         Done<Membership> done) {
-  std::string id = new_room_id_();
-  run(kCreate,
+  std::string id = new_room_id();
+  run(redis, kCreate,
       {room_key(id), room_key(id, ":members"), room_key(id, ":seq"), user_rooms_key(creator)},
-      {std::to_string(creator), id, std::to_string(limits_.rooms_per_user),
+      {std::to_string(creator), id, std::to_string(limits.rooms_per_user),
        std::to_string(max_members)},
-      [this, creator, max_members, attempts_left, id, done = std::move(done)](auto r) mutable {
+      [redis, limits, new_room_id, creator, max_members, attempts_left, id,
+       done = std::move(done)](auto r) mutable {
         // An id already taken (128 random bits: only with a custom generator): draw again.
         if (!r.ok() && attempts_left > 1 && std::holds_alternative<RedisError>(r.error()) &&
             std::get<RedisError>(r.error()).message.ends_with("room_exists")) {
-          return create_attempt(creator, max_members, attempts_left - 1, std::move(done));
+          return create_attempt(std::move(redis), limits, std::move(new_room_id), creator,
+                                max_members, attempts_left - 1, std::move(done));
         }
         if (!r.ok()) return done(r.error());
         done(Membership{id, creator, {creator}});
@@ -179,7 +184,7 @@ void RedisRoomDirectory::create_attempt(UserId creator, std::size_t max_members,
 }
 
 void RedisRoomDirectory::join(UserId user, const std::string& room_id, Done<Membership> done) {
-  run(kJoin,
+  run(redis_, kJoin,
       {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
        user_rooms_key(user)},
       {std::to_string(user), room_id, std::to_string(limits_.rooms_per_user)},
@@ -191,7 +196,7 @@ void RedisRoomDirectory::join(UserId user, const std::string& room_id, Done<Memb
 }
 
 void RedisRoomDirectory::leave(UserId user, const std::string& room_id, Done<Departure> done) {
-  run(kLeave,
+  run(redis_, kLeave,
       {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
        room_key(room_id, ":ready"), user_rooms_key(user)},
       {std::to_string(user), room_id}, [room_id, done = std::move(done)](auto r) {
@@ -204,7 +209,8 @@ void RedisRoomDirectory::leave(UserId user, const std::string& room_id, Done<Dep
 
 void RedisRoomDirectory::ready(UserId user, const std::string& room_id,
                                Done<std::vector<UserId>> done) {
-  run(kReady, {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":ready")},
+  run(redis_, kReady,
+      {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":ready")},
       {std::to_string(user)}, [user, done = std::move(done)](auto r) {
         if (!r.ok()) return done(r.error());
         auto others = std::move(r.value());

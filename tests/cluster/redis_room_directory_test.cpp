@@ -186,6 +186,22 @@ TEST_F(RedisRoomDirectoryTest, TheRulesAnswerAsRoomManagerDoes) {
   EXPECT_EQ(others.value(), (std::vector<UserId>{1}));
 }
 
+TEST_F(RedisRoomDirectoryTest, ATakenRoomIdIsDrawnAgain) {
+  auto ids = std::make_shared<std::vector<std::string>>(std::vector<std::string>{"b", "a", "a"});
+  RedisRoomDirectory rooms(client(), limits_, [ids] {
+    auto id = ids->back();
+    ids->pop_back();
+    return id;
+  });
+  auto first = wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(1, 4, done); });
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first.value().room_id, "a");
+  auto second = wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(2, 4, done); });
+  ASSERT_TRUE(second.ok()) << describe(second.error());
+  EXPECT_EQ(second.value().room_id, "b");
+  EXPECT_EQ(second.value().members, (std::vector<UserId>{2}));
+}
+
 TEST_F(RedisRoomDirectoryTest, RedisDownIsUnavailable) {
   RedisRoomDirectory rooms(client(), limits_);
   server_.stop();

@@ -26,8 +26,8 @@ using RoomDirectoryError = std::variant<SignalError, RedisError>;
 ///
 /// Scripts run with EVALSHA (their SHA-1 computed here), falling back to EVAL when Redis
 /// answers NOSCRIPT (after a restart or SCRIPT FLUSH), which also loads them again.
-/// Callbacks run on the client's strand; the directory must outlive the calls it has pending
-/// (as RoomManager lives as long as the hub that owns it).
+/// Callbacks run on the client's strand; a call in flight holds what it needs, so the
+/// directory may go before its calls are answered.
 class RedisRoomDirectory {
  public:
   using Membership = RoomManager::Membership;
@@ -52,10 +52,11 @@ class RedisRoomDirectory {
  private:
   /// The script's reply: {"ok", members...} or {"err", code}.
   using ScriptDone = std::function<void(Result<std::vector<UserId>, RoomDirectoryError>)>;
-  void run(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
-           ScriptDone done);
-  void create_attempt(UserId creator, std::size_t max_members, int attempts_left,
-                      Done<Membership> done);
+  static void run(const std::shared_ptr<RedisClient>& redis, const Script& script,
+                  std::vector<std::string> keys, std::vector<std::string> args, ScriptDone done);
+  static void create_attempt(std::shared_ptr<RedisClient> redis, RoomLimits limits,
+                             RoomManager::IdGenerator new_room_id, UserId creator,
+                             std::size_t max_members, int attempts_left, Done<Membership> done);
 
   std::shared_ptr<RedisClient> redis_;
   RoomLimits limits_;
