@@ -12,11 +12,13 @@ FROM debian:bookworm-slim AS builder
 # The -dev packages the build needs, nothing else. Boost is header-only here except for the
 # Boost::system CMake target, hence libboost-system1.81-dev instead of libboost1.81-all-dev.
 # libsystemd-dev: sd_notify for Type=notify under systemd (a no-op in a container).
+# libhiredis-dev: the Redis client (cluster mode, not yet wired in: the daemon binary does not
+# link libhiredis yet, so the runtime stage needs no libhiredis0.14 until it does).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libboost-system1.81-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev \
-      libsodium-dev libspdlog-dev libfmt-dev libssl-dev libpq-dev libsystemd-dev \
+      libsodium-dev libspdlog-dev libfmt-dev libssl-dev libpq-dev libsystemd-dev libhiredis-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt CMakePresets.json ./

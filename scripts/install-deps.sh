@@ -5,7 +5,7 @@
 #
 #   scripts/install-deps.sh            build + runtime packages
 #   scripts/install-deps.sh --test     also the test toolchain (clang for fuzzing/TSan,
-#                                      PostgreSQL, promtool from prometheus)
+#                                      PostgreSQL, Redis, promtool from prometheus)
 #   scripts/install-deps.sh --browser  also chromium, coturn and node (browser tests)
 #   scripts/install-deps.sh --container  also podman, debootstrap, podman-compose and nginx
 #                                      (the container stage and the nginx test)
@@ -14,12 +14,12 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ninja-build
   libboost1.81-all-dev nlohmann-json3-dev libsqlitecpp-dev libsqlite3-dev
-  libsodium-dev libspdlog-dev libfmt-dev libssl-dev libpq-dev libsystemd-dev
+  libsodium-dev libspdlog-dev libfmt-dev libssl-dev libpq-dev libsystemd-dev libhiredis-dev
   googletest libgtest-dev sqlite3 curl ca-certificates
 )
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql prometheus nginx openssl systemd) ;;
+    --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql redis-server prometheus nginx openssl systemd) ;;
     --browser) packages+=(chromium coturn nodejs npm) ;;
     --container) packages+=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname nginx openssl systemd) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;

@@ -7,6 +7,7 @@
 #include <boost/asio/strand.hpp>
 #include <thread>
 
+#include "switchboard/api/admin_api.hpp"
 #include "switchboard/api/rest_api.hpp"
 #include "switchboard/api/static_files.hpp"
 #include "switchboard/auth/account_service.hpp"
@@ -132,6 +133,10 @@ struct Server::Impl {
     }
     // With METRICS_ADDR a listener of its own serves /metrics (start), and the main port not.
     if (settings.metrics_addr.empty()) api.set_metrics_page([this] { return scrape(); });
+    if (!settings.admin_token.empty()) {
+      admin = std::make_unique<AdminApi>(settings.admin_token, hub, accounts);
+      api.set_admin(admin.get());
+    }
     preload_credentials();
   }
 
@@ -291,6 +296,7 @@ struct Server::Impl {
   RestApi api;
   SignalingHub hub;
   SessionManager sessions;
+  std::unique_ptr<AdminApi> admin;  // ADMIN_TOKEN's; null: /admin/ answers 404
   HttpSessionSet http_sessions;
   std::shared_ptr<ConnectionLimiter> limiter;
   std::atomic<bool> shutting_down{false};

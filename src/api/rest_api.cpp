@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "switchboard/api/admin_api.hpp"
 #include "switchboard/api/static_files.hpp"
 #include "switchboard/api/validation.hpp"
 #include "switchboard/auth/account_service.hpp"
@@ -37,6 +38,13 @@ std::string query_param(std::string_view query, std::string_view name) {
   return {};
 }
 
+bool is_json_media_type(std::string_view content_type) {
+  auto semi = content_type.find(';');
+  auto type = ascii_lower(content_type.substr(0, semi));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
+  return type == "application/json";
+}
+
 namespace {
 
 HttpResponse json_response(unsigned status, json body) {
@@ -60,19 +68,13 @@ HttpResponse account_error(const AccountFailure& f) {
       r.headers.emplace_back("Retry-After", std::to_string(f.retry_after.count()));
       return r;
     }
+    case AccountError::unknown_user:  // the admin API's, answered there
     case AccountError::unavailable:
       break;
   }
   auto r = error_response(503, "unavailable", "The server is busy; try again shortly.");
   r.headers.emplace_back("Retry-After", "1");
   return r;
-}
-
-bool is_json_media_type(std::string_view content_type) {
-  auto semi = content_type.find(';');
-  auto type = ascii_lower(content_type.substr(0, semi));
-  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
-  return type == "application/json";
 }
 
 /// The checked body of an account request, or the 4xx that explains what is wrong with it.
@@ -150,6 +152,9 @@ void RestApi::handle(HttpRequest req, const boost::asio::any_io_executor& ex, Re
     respond(error_response(503, "unavailable", "The server is shutting down."));
     return;
   }
+  // Without an admin API, /admin/ paths go on below like any other: answered exactly as an
+  // unknown path is, so that nothing tells the API exists.
+  if (admin_ && req.path.starts_with("/admin/")) return admin_->handle(req, ex, std::move(respond));
   using Handler =
       void (RestApi::*)(const HttpRequest&, const boost::asio::any_io_executor&, Respond);
   struct PostRoute {

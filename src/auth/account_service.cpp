@@ -155,3 +155,55 @@ void AccountService::authenticate_key(const boost::asio::any_io_executor& ex,
 }
 
 }  // namespace switchboard
+
+namespace switchboard {
+
+Result<UserRecord, AccountFailure> AccountService::record_of(UserId user) {
+  // The store looks records up by name or key; by id, the export's page of one (ids above
+  // user - 1, in id order, on the primary key) finds it just as directly.
+  if (user == 0) return failure(AccountError::unknown_user);
+  auto page = store_.list_users(user - 1, 1);
+  if (!page) return failure(AccountError::unavailable);
+  if (page.value().empty() || page.value().front().id != user) {
+    return failure(AccountError::unknown_user);
+  }
+  return std::move(page.value().front());
+}
+
+void AccountService::find_user(const boost::asio::any_io_executor& ex, UserId user,
+                               AccountDone done) {
+  pool_.run(
+      ex,
+      [this, user]() {
+        auto found = record_of(user);
+        if (!found) return AccountResult(found.error());
+        return AccountResult(Account{found.value().id, found.value().username, {}});
+      },
+      std::move(done));
+}
+
+void AccountService::delete_user(const boost::asio::any_io_executor& ex, UserId user,
+                                 AccountDone done) {
+  pool_.run(
+      ex,
+      [this, user]() {
+        auto found = record_of(user);
+        if (!found) return AccountResult(found.error());
+        const UserRecord& record = found.value();
+        auto deleted = store_.delete_user(user);
+        if (!deleted) {
+          return AccountResult(failure(deleted.error() == StoreError::not_found
+                                           ? AccountError::unknown_user
+                                           : AccountError::unavailable));
+        }
+        // As a rotated key: gone from memory, its tickets void, and a lookup that read it from
+        // the store just before the delete may not put it back.
+        cache_.revoke(record.api_key_hash);
+        tickets_.revoke(user, record.api_key_hash);
+        log_info("user deleted by an administrator", {{"user_id", user}});
+        return AccountResult(Account{record.id, record.username, {}});
+      },
+      std::move(done));
+}
+
+}  // namespace switchboard

@@ -157,6 +157,10 @@ const std::vector<Option>& options() {
          s.metrics_addr = v;
          return {};
        }},
+      string_option("admin_token",
+                    "bearer token of the admin API (/admin/), at least 32 characters; empty "
+                    "turns it off (default)",
+                    &Settings::admin_token, true),
       unsigned_option("http_header_limit", "bytes of request headers before 431 (default 8192)",
                       &Settings::http_header_limit, 1024, 1 << 20),
       unsigned_option("http_body_limit", "bytes of request body before 413 (default 8192)",
@@ -316,6 +320,12 @@ std::string check_consistency(const Settings& s) {
   }
   if (!s.webhook_ca_file.empty() && s.webhook_url.empty()) {
     return "invalid setting webhook_ca_file: set webhook_url too";
+  }
+  // Checked here, not in the option: an option's error repeats the value, and this is a
+  // secret. Short tokens are guessable; 32 characters of a generator hold enough entropy.
+  if (!s.admin_token.empty() && s.admin_token.size() < kMinAdminTokenLength) {
+    return "invalid setting admin_token: must be at least " + std::to_string(kMinAdminTokenLength) +
+           " characters (it has " + std::to_string(s.admin_token.size()) + ")";
   }
   return {};
 }

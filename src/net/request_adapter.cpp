@@ -34,11 +34,14 @@ HttpRequest to_http_request(const http::request<http::string_body>& req,
   r.content_type = std::string(req[http::field::content_type]);
   r.body = req.body();
   r.if_none_match = std::string(req[http::field::if_none_match]);
+  if (auto auth = req[http::field::authorization];
+      auth.size() > 7 && ascii_lower(auth.substr(0, 7)) == "bearer ") {
+    r.bearer = trim(auth.substr(7));
+  }
   if (auto key = req["X-API-Key"]; !key.empty()) {
     r.api_key = trim(key);
-  } else if (auto auth = req[http::field::authorization];
-             auth.size() > 7 && ascii_lower(auth.substr(0, 7)) == "bearer ") {
-    r.api_key = trim(auth.substr(7));
+  } else {
+    r.api_key = r.bearer;
   }
   r.client_address = peer_address;
   // Behind a proxy we trust, the client is the address that proxy appended last.

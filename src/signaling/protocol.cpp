@@ -39,6 +39,8 @@ const char* to_string(SignalError e) {
       return "too_many_rooms";
     case SignalError::rate_limited:
       return "rate_limited";
+    case SignalError::unavailable:
+      return "unavailable";
   }
   return "unknown";
 }
@@ -285,6 +287,7 @@ Result<ClientMessage, SignalFailure> parse_client_message_in_full(std::string_vi
     case 9:
     case 11:
     case 12:
+    case 13:
       return fail(SignalError::unknown_type,
                   "msg_type " + std::to_string(*t) + " is sent by the server only", t);
     default:
@@ -380,6 +383,10 @@ SharedText make_error(const SignalFailure& f) {
   json type = f.msg_type ? json(*f.msg_type) : json(nullptr);
   return share(server_envelope(
       MsgType::error, {{"code", to_string(f.code)}, {"message", f.message}, {"msg_type", type}}));
+}
+
+SharedText make_room_closed(const std::string& room_id, std::string_view reason) {
+  return share(server_envelope(MsgType::room_closed, {{"room_id", room_id}, {"reason", reason}}));
 }
 
 SharedText make_relay(std::string_view text, const ClientMessage& m, UserId sender) {

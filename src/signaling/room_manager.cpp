@@ -27,7 +27,8 @@ Result<RoomManager::Membership, SignalError> RoomManager::create(
   Room room;
   room.members.push_back(creator);
   room.max_members = std::min(max_members.value_or(limits_.default_size), limits_.max_size);
-  rooms_.emplace(id, std::move(room));
+  auto placed = rooms_.emplace(id, std::move(room)).first;
+  ordered_ids_.insert(placed->first);
   mine.push_back(id);
   return Membership{id, creator, {creator}};
 }
@@ -57,8 +58,13 @@ RoomManager::Departure RoomManager::remove_member(const std::string& room_id, Ro
   std::erase(room.members, user);
   room.ready.erase(user);
   Departure d{room_id, room.members.empty() ? 0 : room.members.front(), room.members};
-  if (room.members.empty()) rooms_.erase(room_id);
+  if (room.members.empty()) erase_room(rooms_.find(room_id));
   return d;
+}
+
+void RoomManager::erase_room(std::unordered_map<std::string, Room>::iterator it) {
+  ordered_ids_.erase(it->first);  // first: the view points into the node erased next
+  rooms_.erase(it);
 }
 
 Result<RoomManager::Departure, SignalError> RoomManager::leave(UserId user,
@@ -135,7 +141,48 @@ std::size_t RoomManager::rooms_of(UserId user) const {
   return it == rooms_by_user_.end() ? 0 : it->second.size();
 }
 
+RoomManager::Page RoomManager::page(std::string_view after, std::size_t limit) const {
+  Page out;
+  auto it = after.empty() ? ordered_ids_.begin() : ordered_ids_.upper_bound(after);
+  for (; it != ordered_ids_.end() && out.rooms.size() < limit; ++it) {
+    const Room& room = rooms_.find(std::string(*it))->second;
+    out.rooms.push_back(
+        {std::string(*it), room.members.front(), room.members.size(), room.max_members});
+  }
+  if (it != ordered_ids_.end() && !out.rooms.empty()) out.next = out.rooms.back().room_id;
+  return out;
+}
+
+std::optional<RoomManager::Detail> RoomManager::detail(const std::string& room_id) const {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return std::nullopt;
+  const Room& room = it->second;
+  Detail d{room_id, room.members.front(), room.members, {}, room.max_members};
+  for (UserId m : room.members) {
+    if (room.ready.contains(m)) d.ready.push_back(m);
+  }
+  return d;
+}
+
+std::optional<std::vector<UserId>> RoomManager::close(const std::string& room_id) {
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return std::nullopt;
+  std::vector<UserId> members = std::move(it->second.members);
+  for (UserId m : members) {
+    auto mine = rooms_by_user_.find(m);
+    std::erase(mine->second, room_id);
+    if (mine->second.empty()) rooms_by_user_.erase(mine);
+  }
+  erase_room(it);
+  return members;
+}
+
 bool RoomManager::invariants_hold() const {
+  if (ordered_ids_.size() != rooms_.size()) return false;
+  for (auto id : ordered_ids_) {
+    auto it = rooms_.find(std::string(id));
+    if (it == rooms_.end() || it->first.data() != id.data()) return false;
+  }
   std::size_t memberships = 0;
   for (const auto& [id, room] : rooms_) {
     if (room.members.empty() || room.members.size() > room.max_members) return false;

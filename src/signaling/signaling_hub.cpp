@@ -212,6 +212,62 @@ std::vector<RoomView> SignalingHub::rooms_of(UserId user) {
   return out;
 }
 
+RoomManager::Page SignalingHub::list_rooms(std::string_view after, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  return rooms_.page(after, limit);
+}
+
+std::optional<RoomManager::Detail> SignalingHub::room(const std::string& room_id) {
+  std::lock_guard lock(mutex_);
+  return rooms_.detail(room_id);
+}
+
+std::optional<std::vector<UserId>> SignalingHub::close_room(const std::string& room_id,
+                                                            std::string_view reason) {
+  Outbox out;
+  std::optional<std::vector<UserId>> members;
+  {
+    std::lock_guard lock(mutex_);
+    members = rooms_.close(room_id);
+    if (!members) return members;
+    ++epoch_;  // a remembered route into this room is no longer good
+    auto message = make_room_closed(room_id, reason);
+    for (UserId m : *members) out.add(registry_.find(m), message);
+    // Under the lock, like every other room event, so the room's webhooks stay in order.
+    if (events_) {
+      events_->room_closed(room_id, reason);
+      out.reported = true;
+    }
+  }
+  log_info("room closed by an administrator", {{"room_id", room_id}});
+  flush_events(out);
+  out.send();
+  return members;
+}
+
+SignalingHub::Presence SignalingHub::presence(UserId user) {
+  Presence p;
+  std::lock_guard lock(mutex_);
+  p.online = registry_.find(user) != nullptr;
+  for (auto& m : rooms_.memberships(user)) {
+    p.rooms.push_back({std::move(m.room_id), m.host, std::move(m.members)});
+  }
+  return p;
+}
+
+bool SignalingHub::disconnect_user(UserId user, CloseCode code, std::string_view reason) {
+  std::shared_ptr<Peer> peer;
+  {
+    std::lock_guard lock(mutex_);
+    peer = registry_.find(user);
+  }
+  if (!peer) return false;
+  // A Session ends on close: its end handler takes it out of the hub (disconnect), which
+  // leaves its rooms; then its connection, if it has one, is closed with `code`.
+  peer->close(code, reason);
+  return true;
+}
+
 std::size_t SignalingHub::connection_count() {
   std::lock_guard lock(mutex_);
   return registry_.size();

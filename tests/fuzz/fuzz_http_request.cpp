@@ -1,7 +1,9 @@
 // Fuzzes the HTTP request path below the socket: raw bytes go through Beast's request parser
 // with the daemon's limits, then to_http_request and RestApi::handle, wired to a real
-// AccountService on a SQLite file. Whatever the bytes, the answer must come (bounded), be one
-// of the statuses of protocol.md section 1, and be JSON of the documented shape.
+// AccountService on a SQLite file and an admin API (ADMIN_TOKEN set) over a real SignalingHub
+// that always holds a room. Whatever the bytes, the answer must come (bounded), be one of the
+// statuses of protocol.md sections 1 and 5 (docs/admin.md), and be JSON of the documented
+// shape; an admin path answers 401 exactly when the bearer token is not the admin's.
 #include <spdlog/spdlog.h>
 
 #include <unistd.h>
@@ -24,6 +26,7 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/api/admin_api.hpp"
 #include "switchboard/api/rest_api.hpp"
 #include "switchboard/api/static_files.hpp"
 #include "switchboard/auth/account_service.hpp"
@@ -33,6 +36,7 @@
 #include "switchboard/auth/ticket_store.hpp"
 #include "switchboard/net/request_adapter.hpp"
 #include "switchboard/ops/readiness_probe.hpp"
+#include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/store/sqlite_user_store.hpp"
 #include "switchboard/util/json_depth.hpp"
 #include "switchboard/util/worker_pool.hpp"
@@ -47,6 +51,20 @@ using namespace switchboard;
 constexpr std::size_t kHeaderLimit = 8192;
 constexpr std::size_t kBodyLimit = 8192;
 constexpr auto kAnswerBound = std::chrono::seconds(5);
+/// The fuzzed daemon's ADMIN_TOKEN (the dictionary has it in an Authorization header).
+constexpr std::string_view kAdminToken = "fuzz-admin-token-0123456789abcdefghij";
+
+/// A member for the hub's rooms: takes messages and drops them; closed (an admin disconnect
+/// or delete), it leaves the hub as a session's end does.
+class NullPeer : public Peer {
+ public:
+  explicit NullPeer(SignalingHub& hub) : Peer(Identity{1, "fuzz", "hash"}), hub_(hub) {}
+  void deliver(SharedText) override {}
+  void close(CloseCode, std::string_view) override { hub_.disconnect(*this); }
+
+ private:
+  SignalingHub& hub_;
+};
 
 /// A steady clock that moves one second per input, so that login throttling both engages and
 /// wears off within a run, and a run replays the same way.
@@ -69,6 +87,10 @@ struct Stack {
   StaticFiles files{""};
   std::optional<ReadinessProbe> readiness;
   std::optional<RestApi> api;
+  // Room ids room-1, room-2, ...: the dictionary names the first few.
+  SignalingHub hub{RoomLimits{}, [n = 0]() mutable { return "room-" + std::to_string(++n); }};
+  std::shared_ptr<NullPeer> member;
+  std::optional<AdminApi> admin;
   std::vector<std::string> trusted_proxies{"127.0.0.1"};
   // One for the process, like the daemon's: a worker may still be returning from posting an
   // answer to it when the input that asked has ended.
@@ -86,6 +108,16 @@ struct Stack {
                      address_throttle);
     readiness.emplace(*store, pool);
     api.emplace(*accounts, tickets, files, *readiness);
+    admin.emplace(kAdminToken, hub, *accounts);
+    api->set_admin(&*admin);
+  }
+
+  /// A room for the admin routes to find, again after one closed it or its member went.
+  void ensure_room() {
+    if (hub.room_count() > 0) return;
+    member = std::make_shared<NullPeer>(hub);
+    hub.connect(member);
+    hub.handle(*member, R"({"msg_type":0})");
   }
 };
 
@@ -114,14 +146,29 @@ Stack& stack() {
 /// protocol.md section 1: every error code with the one status that carries it.
 const std::map<std::string, unsigned>& error_statuses() {
   static const std::map<std::string, unsigned> m = {
-      {"invalid_json", 400},           {"missing_field", 400},
-      {"invalid_username", 400},       {"invalid_password", 400},
-      {"username_taken", 409},         {"invalid_credentials", 401},
-      {"invalid_api_key", 401},        {"not_found", 404},
-      {"method_not_allowed", 405},     {"body_too_large", 413},
-      {"unsupported_media_type", 415}, {"upgrade_required", 426},
-      {"headers_too_large", 431},      {"too_many_attempts", 429},
-      {"origin_not_allowed", 403},     {"unavailable", 503},
+      {"invalid_json", 400},
+      {"missing_field", 400},
+      {"invalid_username", 400},
+      {"invalid_password", 400},
+      {"username_taken", 409},
+      {"invalid_credentials", 401},
+      {"invalid_api_key", 401},
+      {"not_found", 404},
+      {"method_not_allowed", 405},
+      {"body_too_large", 413},
+      {"unsupported_media_type", 415},
+      {"upgrade_required", 426},
+      {"headers_too_large", 431},
+      {"too_many_attempts", 429},
+      {"origin_not_allowed", 403},
+      {"unavailable", 503},
+      // The admin API's (docs/admin.md).
+      {"invalid_admin_token", 401},
+      {"room_not_found", 404},
+      {"user_not_found", 404},
+      {"invalid_user_id", 400},
+      {"invalid_query", 400},
+      {"invalid_reason", 400},
   };
   return m;
 }
@@ -196,8 +243,55 @@ std::optional<unsigned> format_status(const HttpRequest& req, bool with_new_pass
   return std::nullopt;
 }
 
+bool has_keys(const json& body, std::initializer_list<const char*> keys) {
+  if (!body.is_object() || body.size() != keys.size()) return false;
+  return std::all_of(keys.begin(), keys.end(), [&](const char* k) { return body.contains(k); });
+}
+
+bool is_id_list(const json& v) {
+  return v.is_array() &&
+         std::all_of(v.begin(), v.end(), [](const json& id) { return id.is_number_unsigned(); });
+}
+
+/// An admin answer of the documented shape for what was asked (docs/admin.md).
+bool admin_shaped(const HttpRequest& req, const HttpResponse& res, const json& body) {
+  if (res.status != 200) return false;
+  std::string_view path(req.path);
+  bool get = req.method == "GET" || req.method == "HEAD";
+  if (path == "/admin/rooms") {
+    return get && has_keys(body, {"rooms", "next"}) && body["rooms"].is_array() &&
+           (body["next"].is_null() || body["next"].is_string());
+  }
+  if (path.starts_with("/admin/rooms/")) {
+    if (get) {
+      return has_keys(body, {"room_id", "host", "members", "ready", "max_members"}) &&
+             is_id_list(body["members"]) && is_id_list(body["ready"]) && !body["members"].empty() &&
+             body["host"] == body["members"][0];
+    }
+    return req.method == "DELETE" && has_keys(body, {"room_id", "reason", "members"}) &&
+           body["reason"].is_string() && is_id_list(body["members"]);
+  }
+  if (path.ends_with("/disconnect")) {
+    return req.method == "POST" && has_keys(body, {"user_id", "disconnected"});
+  }
+  if (get) return has_keys(body, {"user_id", "username", "online", "rooms"});
+  return req.method == "DELETE" &&
+         has_keys(body, {"user_id", "username", "deleted", "disconnected"});
+}
+
 void check_response(const HttpRequest& req, const HttpResponse& res) {
   if (res.content_type != "application/json") fail("content type is not JSON", req, &res);
+  // The admin API: the token before anything else, and only the token.
+  if (req.path.starts_with("/admin/")) {
+    bool right_token = req.bearer == kAdminToken;
+    if (right_token == (res.status == 401)) {
+      fail(right_token ? "the admin token was refused" : "an admin path answered without the token",
+           req, &res);
+    }
+    if (res.status == 401 && header(res, "WWW-Authenticate") != "Bearer") {
+      fail("401 without WWW-Authenticate: Bearer", req, &res);
+    }
+  }
   json body = json::parse(res.body, nullptr, false);
   if (body.is_discarded() || !body.is_object()) fail("body is not a JSON object", req, &res);
   if (res.body.find("$argon2") != std::string::npos) fail("a password hash leaked", req, &res);
@@ -237,7 +331,9 @@ void check_response(const HttpRequest& req, const HttpResponse& res) {
 
   // Successes: exactly the documented shape for the endpoint that was asked.
   bool shaped = false;
-  if (req.path == "/register") {
+  if (req.path.starts_with("/admin/")) {
+    shaped = admin_shaped(req, res, body);
+  } else if (req.path == "/register") {
     shaped = res.status == 201 && req.method == "POST" && is_account(body, true);
   } else if (req.path == "/updatepassword") {
     shaped = res.status == 200 && req.method == "POST" && is_account(body, false);
@@ -263,6 +359,7 @@ void check_response(const HttpRequest& req, const HttpResponse& res) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Stack& s = stack();
   g_now += std::chrono::seconds(1);
+  s.ensure_room();
 
   http::request_parser<http::string_body> parser;
   parser.header_limit(kHeaderLimit);

@@ -224,14 +224,14 @@ TEST(Protocol, MissingToOnRelayedTypesIsBadEnvelope) {
 // ---- unknown_type ----
 
 TEST(Protocol, ServerOnlyTypesAreUnknownType) {
-  for (int type : {5, 6, 7, 8, 9, 11, 12}) {
+  for (int type : {5, 6, 7, 8, 9, 11, 12, 13}) {
     json m = {{"msg_type", type}, {"payload", {{"room_id", "r1"}}}};
     expect_failure(parse(m), SignalError::unknown_type, type, "type " + std::to_string(type));
   }
 }
 
 TEST(Protocol, UndefinedTypesAreUnknownType) {
-  for (int type : {13, -1, 100, 2147483647, -2147483647 - 1}) {
+  for (int type : {14, -1, 100, 2147483647, -2147483647 - 1}) {
     json m = {{"msg_type", type}, {"payload", {}}};
     expect_failure(parse(m), SignalError::unknown_type, type, "type " + std::to_string(type));
   }
@@ -516,11 +516,19 @@ TEST(Protocol, ErrorCodesAreTheSpecNames) {
       {SignalError::peer_not_in_room, "peer_not_in_room"},
       {SignalError::too_many_rooms, "too_many_rooms"},
       {SignalError::rate_limited, "rate_limited"},
+      {SignalError::unavailable, "unavailable"},
   };
   for (auto [code, name] : codes) {
     EXPECT_STREQ(to_string(code), name);
     EXPECT_NE(std::string(describe(code)), "") << name;
   }
+}
+
+TEST(Protocol, RoomClosedShape) {
+  json m = parse_json(make_room_closed("room-7", "the meeting is over"));
+  EXPECT_EQ(m, json({{"msg_type", 13},
+                     {"from", 0},
+                     {"payload", {{"room_id", "room-7"}, {"reason", "the meeting is over"}}}}));
 }
 
 TEST(Protocol, WelcomeShape) {

@@ -537,5 +537,101 @@ TEST(RoomManager, RandomOperationsKeepInvariantsAndMatchAModel) {
   EXPECT_GT(next_room, 100);
 }
 
+// The administrator's view (admin API): pages in id order, room details, closing.
+
+TEST(RoomManager, PagesWalkOneHundredThousandRoomsInIdOrderExactlyOnce) {
+  // Ids that sort differently from their creation order: the pages follow the ids.
+  RoomManager rooms(RoomLimits{4, 6, 3}, [n = 0]() mutable {
+    ++n;
+    return "r" + std::to_string((n * 7919) % 100'003);
+  });
+  constexpr std::size_t kRooms = 100'000;
+  std::set<std::string> expected;
+  for (UserId u = 1; u <= kRooms; ++u) expected.insert(create_room(rooms, u));
+  ASSERT_EQ(expected.size(), kRooms);
+
+  // A page from the middle: the next ids after `after`, whatever came before.
+  auto middle = std::next(expected.begin(), 50'000);
+  auto page = rooms.page(*middle, 3);
+  ASSERT_EQ(page.rooms.size(), 3u);
+  auto want = std::next(middle);
+  for (const auto& r : page.rooms) EXPECT_EQ(r.room_id, *want++);
+  EXPECT_EQ(page.next, page.rooms.back().room_id);
+  EXPECT_EQ(page.rooms[0].members, 1u);
+  EXPECT_EQ(page.rooms[0].max_members, 4u);
+
+  // Every room once, in order, in pages of 1000, the last saying there is no next.
+  std::vector<std::string> seen;
+  std::string after;
+  std::size_t pages = 0;
+  for (;;) {
+    auto p = rooms.page(after, 1000);
+    ++pages;
+    ASSERT_LE(p.rooms.size(), 1000u);
+    for (auto& r : p.rooms) seen.push_back(std::move(r.room_id));
+    if (!p.next) break;
+    after = *p.next;
+    ASSERT_LE(pages, kRooms / 1000) << "the walk does not end";
+  }
+  EXPECT_EQ(pages, kRooms / 1000);
+  EXPECT_EQ(seen, std::vector<std::string>(expected.begin(), expected.end()));
+  // After the last id, or past every id, nothing.
+  EXPECT_TRUE(rooms.page(*expected.rbegin(), 10).rooms.empty());
+  EXPECT_FALSE(rooms.page(*expected.rbegin(), 10).next.has_value());
+  EXPECT_TRUE(rooms.invariants_hold());
+}
+
+TEST(RoomManager, TheOrderedIndexFollowsRoomsAsTheyEnd) {
+  auto rooms = make();
+  std::string a = create_room(rooms, 1);  // room-1
+  std::string b = create_room(rooms, 2);  // room-2
+  std::string c = create_room(rooms, 3);  // room-3
+  ASSERT_TRUE(rooms.leave(2, b).ok());    // empty: gone
+  ASSERT_TRUE(rooms.close(c).has_value());
+  auto page = rooms.page("", 10);
+  ASSERT_EQ(page.rooms.size(), 1u);
+  EXPECT_EQ(page.rooms[0].room_id, a);
+  EXPECT_FALSE(page.next.has_value());
+  // A page that ends exactly at the last room has no next either.
+  EXPECT_FALSE(rooms.page("", 1).next.has_value());
+  EXPECT_TRUE(rooms.invariants_hold());
+}
+
+TEST(RoomManager, DetailListsMembersAndTheReadyInJoinOrder) {
+  auto rooms = make();
+  std::string id = create_room(rooms, 5, 3);
+  ASSERT_TRUE(rooms.join(7, id).ok());
+  ASSERT_TRUE(rooms.join(6, id).ok());
+  ASSERT_TRUE(rooms.ready(6, id).ok());
+  ASSERT_TRUE(rooms.ready(5, id).ok());
+  auto d = rooms.detail(id);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->room_id, id);
+  EXPECT_EQ(d->host, 5u);
+  EXPECT_EQ(d->members, (Members{5, 7, 6}));
+  EXPECT_EQ(d->ready, (Members{5, 6}));
+  EXPECT_EQ(d->max_members, 3u);
+  EXPECT_FALSE(rooms.detail("room-9").has_value());
+}
+
+TEST(RoomManager, CloseRemovesTheRoomAndEveryMembershipAtOnce) {
+  auto rooms = make();
+  std::string id = create_room(rooms, 1);
+  std::string other = create_room(rooms, 2);
+  ASSERT_TRUE(rooms.join(2, id).ok());
+  ASSERT_TRUE(rooms.join(3, id).ok());
+  auto members = rooms.close(id);
+  ASSERT_TRUE(members.has_value());
+  EXPECT_EQ(*members, (Members{1, 2, 3}));
+  EXPECT_EQ(rooms.members(id), nullptr);
+  EXPECT_EQ(rooms.rooms_of(1), 0u);
+  EXPECT_EQ(rooms.rooms_of(2), 1u);  // still in its own room
+  EXPECT_EQ(rooms.rooms_of(3), 0u);
+  EXPECT_EQ(rooms.join(3, id).error(), SignalError::room_not_found);
+  EXPECT_FALSE(rooms.close(id).has_value());
+  EXPECT_NE(rooms.members(other), nullptr);
+  EXPECT_TRUE(rooms.invariants_hold());
+}
+
 }  // namespace
 }  // namespace switchboard

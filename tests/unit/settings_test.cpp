@@ -286,6 +286,18 @@ TEST(Settings, TurnSecretWithoutTurnUrlsIsRejected) {
   EXPECT_EQ(s.turn_secret, "s3cret");
 }
 
+TEST(Settings, AnAdminTokenUnder32CharactersIsRefusedWithoutBeingRepeated) {
+  Settings off = expect_settings(load({}));
+  EXPECT_TRUE(off.admin_token.empty());
+  const std::string short_token(31, 'k');
+  std::string message = expect_error(load({}, {{"ADMIN_TOKEN", short_token}}));
+  EXPECT_NE(message.find("admin_token"), std::string::npos) << message;
+  EXPECT_NE(message.find("32"), std::string::npos) << message;
+  EXPECT_EQ(message.find(short_token), std::string::npos) << "a secret in the error: " << message;
+  Settings s = expect_settings(load({"--admin-token", "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"}));
+  EXPECT_EQ(s.admin_token, std::string(32, 'k'));
+}
+
 TEST(Settings, ApplySettingByName) {
   Settings s;
   EXPECT_EQ(apply_setting(s, "server_port", "9"), "");

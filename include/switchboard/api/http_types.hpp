@@ -16,6 +16,7 @@ struct HttpRequest {
   std::string content_type;
   std::string body;
   std::string api_key;         // from X-API-Key or Authorization: Bearer
+  std::string bearer;          // from Authorization: Bearer only (the admin API's token)
   std::string client_address;  // after trusted-proxy resolution
   std::string if_none_match;
 };
@@ -29,6 +30,9 @@ struct HttpResponse {
 
 /// The error body of the spec: {"error": {"code": ..., "message": ...}}.
 HttpResponse error_response(unsigned status, std::string_view code, std::string_view message);
+
+/// Whether a Content-Type names application/json (parameters such as charset allowed).
+bool is_json_media_type(std::string_view content_type);
 
 /// The value of query parameter `name` (percent-decoded), or empty.
 std::string query_param(std::string_view query, std::string_view name);

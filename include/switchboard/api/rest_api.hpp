@@ -10,6 +10,7 @@
 namespace switchboard {
 
 class AccountService;
+class AdminApi;
 class TicketStore;
 class StaticFiles;
 class ReadinessProbe;
@@ -33,6 +34,10 @@ class RestApi {
   /// the first request.
   void set_metrics_page(std::function<std::string()> page) { metrics_page_ = std::move(page); }
 
+  /// Hands every /admin/ path to `admin` (ADMIN_TOKEN set); without one they answer 404 like
+  /// any unknown path. Set before the first request.
+  void set_admin(AdminApi* admin) { admin_ = admin; }
+
   /// From now on every request is answered 503 unavailable.
   void begin_shutdown() { shutting_down_ = true; }
 
@@ -52,6 +57,7 @@ class RestApi {
   const StaticFiles& files_;
   ReadinessProbe& readiness_;
   std::function<std::string()> metrics_page_;
+  AdminApi* admin_ = nullptr;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -24,7 +24,8 @@ enum class AccountError {
   invalid_api_key,
   username_taken,
   too_many_attempts,
-  unavailable
+  unavailable,
+  unknown_user,  // admin API: no account has this id
 };
 
 struct AccountFailure {
@@ -69,9 +70,20 @@ class AccountService {
   void authenticate_key(const boost::asio::any_io_executor& ex, const std::string& api_key,
                         IdentityDone done);
 
+  // The administrator's (admin API): by user id, no password.
+
+  /// The account with id `user` (no key), or unknown_user.
+  void find_user(const boost::asio::any_io_executor& ex, UserId user, AccountDone done);
+  /// Deletes the account with id `user` from the store, and its key from the cache and its
+  /// tickets, so that neither opens anything again; its open connections are the caller's to
+  /// close. The deleted account (no key), or unknown_user.
+  void delete_user(const boost::asio::any_io_executor& ex, UserId user, AccountDone done);
+
  private:
   /// What to do once a password has been verified; runs on the worker.
   using Verified = std::function<Result<Account, AccountFailure>(const UserRecord&)>;
+  /// The store's record of `user` (on a worker).
+  Result<UserRecord, AccountFailure> record_of(UserId user);
   void with_verified_password(const boost::asio::any_io_executor& ex, std::string username,
                               std::string password, std::string address, Verified then,
                               AccountDone done);

@@ -12,6 +12,9 @@ namespace switchboard {
 /// Every tunable of the daemon, with its default. Each field has one name used three ways:
 /// `server_port` in a config file, `SERVER_PORT` in the environment, `--server-port` as a
 /// flag. Precedence: flags > environment > config file > defaults.
+/// The shortest ADMIN_TOKEN accepted: a shorter one refuses the start.
+inline constexpr std::size_t kMinAdminTokenLength = 32;
+
 struct Settings {
   // Process
   std::string server_host = "127.0.0.1";
@@ -27,6 +30,7 @@ struct Settings {
   unsigned shutdown_grace = 10;  // seconds to finish in-flight work after SIGTERM
   unsigned drain_seconds = 0;    // seconds of 503 on /readyz and new /ws before the shutdown
   std::string metrics_addr;      // HOST:PORT of a separate /metrics listener; empty: the main port
+  std::string admin_token;  // bearer token of the admin API (at least 32 characters); empty: off
 
   // HTTP
   std::size_t http_header_limit = 8192;

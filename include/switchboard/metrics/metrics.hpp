@@ -71,7 +71,7 @@ enum class ClientType : std::uint8_t {
 ClientType client_type(std::optional<int> msg_type);
 const char* name(ClientType t);
 
-inline constexpr std::size_t kErrorCodes = static_cast<std::size_t>(SignalError::rate_limited) + 1;
+inline constexpr std::size_t kErrorCodes = static_cast<std::size_t>(SignalError::unavailable) + 1;
 
 /// The close codes the daemon sends or may receive; anything else is "other".
 inline constexpr std::array<std::uint16_t, 13> kCloseCodes = {

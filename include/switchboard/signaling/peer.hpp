@@ -21,6 +21,7 @@ enum class CloseCode : std::uint16_t {
   internal_error = 1011,
   key_revoked = 4001,
   replaced = 4002,
+  disconnected = 4003,  // by an administrator (admin API)
 };
 
 /// What the signaling core needs from a live connection: who it is, a way to hand it a

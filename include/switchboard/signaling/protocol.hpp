@@ -28,6 +28,7 @@ enum class MsgType : int {
   ready = 10,
   peer_ready = 11,
   welcome = 12,
+  room_closed = 13,
 };
 
 /// The Error codes of the protocol, one-to-one.
@@ -44,6 +45,7 @@ enum class SignalError {
   peer_not_in_room,
   too_many_rooms,
   rate_limited,
+  unavailable,  // what needs a shared service (Redis) cannot be done now (section 6)
 };
 
 const char* to_string(SignalError e);
@@ -115,6 +117,8 @@ SharedText make_room_joined(const std::string& room_id, UserId host,
 SharedText make_peer_event(MsgType type, const std::string& room_id, UserId user);
 SharedText make_peer_left(const std::string& room_id, UserId user, UserId host);
 SharedText make_error(const SignalFailure& failure);
+/// RoomClosed (type 13): an administrator closed `room_id`.
+SharedText make_room_closed(const std::string& room_id, std::string_view reason);
 /// The relayed message, `text` being what parsed into `m`: `from` spliced in front of the
 /// sender's bytes, so the target gets the payload byte for byte and the server never
 /// re-serialises it (or, when the sender wrote a `from` or a key twice, m.rewritten).

@@ -3,7 +3,9 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -61,8 +63,39 @@ class RoomManager {
   /// Every room of `user`, as it is now.
   std::vector<Membership> memberships(UserId user) const;
 
+  // The administrator's view (admin API).
+
+  /// A room as a listing shows it.
+  struct Summary {
+    std::string room_id;
+    UserId host = 0;
+    std::size_t members = 0;
+    std::size_t max_members = 0;
+  };
+  /// One page of the rooms in room-id order: the first `limit` after `after` ("" for the
+  /// start). `next` is the last id listed when more rooms follow, else nullopt.
+  struct Page {
+    std::vector<Summary> rooms;
+    std::optional<std::string> next;
+  };
+  /// O(log n + limit): an ordered index of the ids, never a walk over every room.
+  Page page(std::string_view after, std::size_t limit) const;
+  /// A room in full.
+  struct Detail {
+    std::string room_id;
+    UserId host = 0;
+    std::vector<UserId> members;  // join order
+    std::vector<UserId> ready;    // join order
+    std::size_t max_members = 0;
+  };
+  std::optional<Detail> detail(const std::string& room_id) const;
+  /// Removes the room and every membership in it at once (no departures, no hand-over);
+  /// returns its members in join order, or nullopt when there is no such room.
+  std::optional<std::vector<UserId>> close(const std::string& room_id);
+
   /// Checks every structural invariant (for tests and fuzzers): non-empty rooms, no duplicate
-  /// members, room sizes within bounds, the per-user index agreeing with the rooms.
+  /// members, room sizes within bounds, the per-user and ordered indexes agreeing with the
+  /// rooms.
   bool invariants_hold() const;
 
  private:
@@ -72,10 +105,15 @@ class RoomManager {
     std::size_t max_members = 0;
   };
   Departure remove_member(const std::string& room_id, Room& room, UserId user);
+  void erase_room(std::unordered_map<std::string, Room>::iterator it);
 
   RoomLimits limits_;
   IdGenerator new_room_id_;
   std::unordered_map<std::string, Room> rooms_;
+  // The ids of rooms_ in order, as views of its keys (nodes of an unordered_map never move):
+  // what lets a listing page through 100,000 rooms without touching them all. The hot paths
+  // keep the hash lookup; only create and the room's end pay the O(log n) insert and erase.
+  std::set<std::string_view> ordered_ids_;
   std::unordered_map<UserId, std::vector<std::string>> rooms_by_user_;
 };
 

@@ -49,6 +49,27 @@ class SignalingHub {
   /// The rooms `user` is in now (a resumed Welcome lists them).
   std::vector<RoomView> rooms_of(UserId user);
 
+  // The administrator's levers (admin API). Each takes the lock once and sends after it.
+
+  /// One page of the rooms in room-id order (RoomManager::page: O(log n + limit)).
+  RoomManager::Page list_rooms(std::string_view after, std::size_t limit);
+  std::optional<RoomManager::Detail> room(const std::string& room_id);
+  /// Closes `room_id`: every member is sent RoomClosed with `reason` (a detached session keeps
+  /// it for its resume) and the room is gone, with no PeerLeft. Its members in join order, or
+  /// nullopt when there is no such room.
+  std::optional<std::vector<UserId>> close_room(const std::string& room_id,
+                                                std::string_view reason);
+  /// Whether `user` has a session here (connected, or detached waiting for a resume), and
+  /// its rooms, read together.
+  struct Presence {
+    bool online = false;
+    std::vector<RoomView> rooms;
+  };
+  Presence presence(UserId user);
+  /// Ends the session of `user`, if any: its connection is closed with `code` and its rooms
+  /// are left as on an ended session (PeerLeft, host hand-over). False when it had none.
+  bool disconnect_user(UserId user, CloseCode code, std::string_view reason);
+
   std::size_t connection_count();
   std::size_t room_count();
   /// Rooms and their members in all, read together (a scrape; walks the rooms under the lock).

@@ -1,0 +1,247 @@
+#include "switchboard/api/admin_api.hpp"
+
+#include <sodium.h>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "switchboard/auth/account_service.hpp"
+#include "switchboard/signaling/protocol.hpp"
+#include "switchboard/signaling/signaling_hub.hpp"
+#include "switchboard/util/encoding.hpp"
+#include "switchboard/util/json_depth.hpp"
+
+namespace switchboard {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kPrefix = "/admin/";
+constexpr std::string_view kDefaultReason = "closed_by_admin";
+
+std::array<unsigned char, 32> digest(std::string_view text) {
+  std::array<unsigned char, 32> out{};
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(text.data()),
+                     text.size(), nullptr, 0);
+  return out;
+}
+
+HttpResponse json_response(unsigned status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+HttpResponse not_found() {
+  return error_response(404, "not_found", "No such resource.");
+}
+
+HttpResponse method_not_allowed(const char* allow) {
+  auto r = error_response(405, "method_not_allowed", std::string("Use ") + allow + ".");
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+HttpResponse unavailable() {
+  auto r = error_response(503, "unavailable", "The server is busy; try again shortly.");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+HttpResponse user_not_found() {
+  return error_response(404, "user_not_found", "No account has this user id.");
+}
+
+HttpResponse account_failure(const AccountFailure& f) {
+  return f.error == AccountError::unknown_user ? user_not_found() : unavailable();
+}
+
+/// A body, when there is one, must be JSON (protocol.md section 1).
+std::optional<HttpResponse> check_media_type(const HttpRequest& req) {
+  if (req.body.empty() || is_json_media_type(req.content_type)) return std::nullopt;
+  return error_response(415, "unsupported_media_type", "Send the body as application/json.");
+}
+
+/// Whether the query names parameter `name` at all (query_param cannot tell absent from empty).
+bool has_param(std::string_view query, std::string_view name) {
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    if (pair.substr(0, pair.find('=')) == name) return true;
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return false;
+}
+
+std::vector<std::string_view> split_path(std::string_view rest) {
+  std::vector<std::string_view> out;
+  for (;;) {
+    auto slash = rest.find('/');
+    out.push_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) return out;
+    rest.remove_prefix(slash + 1);
+  }
+}
+
+json rooms_json(const std::vector<RoomView>& rooms) {
+  json out = json::array();
+  for (const auto& r : rooms) {
+    out.push_back({{"room_id", r.room_id}, {"host", r.host}, {"members", r.members}});
+  }
+  return out;
+}
+
+}  // namespace
+
+AdminApi::AdminApi(std::string_view token, SignalingHub& hub, AccountService& accounts)
+    : token_digest_(digest(token)), hub_(hub), accounts_(accounts) {}
+
+bool AdminApi::authorized(std::string_view presented) const {
+  // Digests of equal length compared in constant time: neither the content nor the length of
+  // the configured token shows in how long a wrong guess takes to be refused.
+  auto theirs = digest(presented);
+  return sodium_memcmp(theirs.data(), token_digest_.data(), theirs.size()) == 0;
+}
+
+void AdminApi::handle(const HttpRequest& req, const boost::asio::any_io_executor& ex,
+                      Respond respond) {
+  // The token first, before the path, the method or the body: without it, every admin path
+  // answers the same 401 and nothing tells which ones exist or what they take.
+  if (req.bearer.empty() || !authorized(req.bearer)) {
+    auto r = error_response(401, "invalid_admin_token",
+                            "Send Authorization: Bearer with the admin token.");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return respond(std::move(r));
+  }
+  auto parts = split_path(std::string_view(req.path).substr(kPrefix.size()));
+  bool get = req.method == "GET" || req.method == "HEAD";
+  if (parts[0] == "rooms" && parts.size() == 1) {
+    if (!get) return respond(method_not_allowed("GET"));
+    return list_rooms(req, respond);
+  }
+  if (parts[0] == "rooms" && parts.size() == 2 && !parts[1].empty()) {
+    std::string room_id(parts[1]);
+    if (get) return get_room(room_id, respond);
+    if (req.method == "DELETE") return close_room(req, room_id, respond);
+    return respond(method_not_allowed("GET, DELETE"));
+  }
+  bool user_path = parts[0] == "users" && parts.size() >= 2 && !parts[1].empty() &&
+                   (parts.size() == 2 || (parts.size() == 3 && parts[2] == "disconnect"));
+  if (!user_path) return respond(not_found());
+  bool disconnect = parts.size() == 3;
+  if (disconnect && req.method != "POST") return respond(method_not_allowed("POST"));
+  if (!disconnect && !get && req.method != "DELETE") {
+    return respond(method_not_allowed("GET, DELETE"));
+  }
+  if (auto bad = check_media_type(req)) return respond(std::move(*bad));
+  auto user = parse_decimal(parts[1]);
+  if (!user) {
+    return respond(error_response(400, "invalid_user_id", "A user id is a decimal integer."));
+  }
+  // No account has id 0; the store is not asked.
+  if (*user == 0) return respond(user_not_found());
+  if (disconnect) return disconnect_user(*user, ex, std::move(respond));
+  if (get) return get_user(*user, ex, std::move(respond));
+  delete_user(*user, ex, std::move(respond));
+}
+
+void AdminApi::list_rooms(const HttpRequest& req, const Respond& respond) {
+  std::size_t limit = kDefaultPage;
+  if (has_param(req.query, "limit")) {
+    auto n = parse_decimal(query_param(req.query, "limit"));
+    if (!n || *n < 1 || *n > kMaxPage) {
+      return respond(
+          error_response(400, "invalid_query",
+                         "limit must be an integer from 1 to " + std::to_string(kMaxPage) + "."));
+    }
+    limit = static_cast<std::size_t>(*n);
+  }
+  std::string after = query_param(req.query, "after");
+  if (after.size() > kMaxRoomIdLength) {
+    return respond(error_response(400, "invalid_query",
+                                  "after must be a room id from an earlier page's next."));
+  }
+  auto page = hub_.list_rooms(after, limit);
+  json rooms = json::array();
+  for (const auto& r : page.rooms) {
+    rooms.push_back({{"room_id", r.room_id},
+                     {"host", r.host},
+                     {"members", r.members},
+                     {"max_members", r.max_members}});
+  }
+  respond(json_response(
+      200, {{"rooms", std::move(rooms)}, {"next", page.next ? json(*page.next) : json(nullptr)}}));
+}
+
+void AdminApi::get_room(const std::string& room_id, const Respond& respond) {
+  auto room = room_id.size() <= kMaxRoomIdLength ? hub_.room(room_id) : std::nullopt;
+  if (!room) return respond(error_response(404, "room_not_found", "No such room."));
+  respond(json_response(200, {{"room_id", room->room_id},
+                              {"host", room->host},
+                              {"members", room->members},
+                              {"ready", room->ready},
+                              {"max_members", room->max_members}}));
+}
+
+void AdminApi::close_room(const HttpRequest& req, const std::string& room_id,
+                          const Respond& respond) {
+  if (auto bad = check_media_type(req)) return respond(std::move(*bad));
+  std::string reason(kDefaultReason);
+  if (!req.body.empty()) {
+    auto parsed = parse_json(req.body);
+    if (!parsed || !parsed.value().is_object()) {
+      return respond(error_response(400, "invalid_json", "The body must be a JSON object."));
+    }
+    if (auto it = parsed.value().find("reason"); it != parsed.value().end()) {
+      if (!it->is_string() || it->get_ref<const std::string&>().empty() ||
+          it->get_ref<const std::string&>().size() > kMaxReason) {
+        return respond(error_response(
+            400, "invalid_reason",
+            "reason must be a string of 1 to " + std::to_string(kMaxReason) + " bytes."));
+      }
+      reason = it->get<std::string>();
+    }
+  }
+  auto members =
+      room_id.size() <= kMaxRoomIdLength ? hub_.close_room(room_id, reason) : std::nullopt;
+  if (!members) return respond(error_response(404, "room_not_found", "No such room."));
+  respond(json_response(200, {{"room_id", room_id}, {"reason", reason}, {"members", *members}}));
+}
+
+void AdminApi::get_user(UserId user, const boost::asio::any_io_executor& ex, Respond respond) {
+  accounts_.find_user(ex, user, [this, respond](Result<Account, AccountFailure> r) {
+    if (!r) return respond(account_failure(r.error()));
+    auto presence = hub_.presence(r.value().user_id);
+    respond(json_response(200, {{"user_id", r.value().user_id},
+                                {"username", r.value().username},
+                                {"online", presence.online},
+                                {"rooms", rooms_json(presence.rooms)}}));
+  });
+}
+
+void AdminApi::disconnect_user(UserId user, const boost::asio::any_io_executor& ex,
+                               Respond respond) {
+  accounts_.find_user(ex, user, [this, respond](Result<Account, AccountFailure> r) {
+    if (!r) return respond(account_failure(r.error()));
+    bool had = hub_.disconnect_user(r.value().user_id, CloseCode::disconnected,
+                                    "disconnected by an administrator");
+    respond(json_response(200, {{"user_id", r.value().user_id}, {"disconnected", had}}));
+  });
+}
+
+void AdminApi::delete_user(UserId user, const boost::asio::any_io_executor& ex, Respond respond) {
+  accounts_.delete_user(ex, user, [this, respond](Result<Account, AccountFailure> r) {
+    if (!r) return respond(account_failure(r.error()));
+    // The key no longer opens anything (AccountService revoked it): now what it has open.
+    bool had = hub_.disconnect_user(r.value().user_id, CloseCode::key_revoked, "account deleted");
+    respond(json_response(200, {{"user_id", r.value().user_id},
+                                {"username", r.value().username},
+                                {"deleted", true},
+                                {"disconnected", had}}));
+  });
+}
+
+}  // namespace switchboard
