@@ -175,6 +175,37 @@ TEST(Webhooks, EveryEventIsSignedWithItsFieldsAndARoomsEventsComeInOrder) {
   EXPECT_EQ(std::system(check.c_str()), 0) << read_file(dir.file("promtool.txt"));
 }
 
+TEST(Webhooks, ARoomClosedByTheAdminApiReportsItsReasonAndNoPeerLeft) {
+  const std::string token(40, 'k');
+  WebhookReceiver receiver;
+  TestServer server(webhooks_to(receiver.url(), [&](Settings& s) { s.admin_token = token; }));
+  auto alice = connect_user(server.port(), "alice");
+  auto bob = connect_user(server.port(), "bob");
+  auto room = make_room(*alice, {bob.get()});
+  auto closed =
+      http_request(server.port(), "DELETE", "/admin/rooms/" + room, R"({"reason":"moderated"})",
+                   {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}});
+  ASSERT_EQ(closed.status, 200) << closed.body;
+  alice->ws.expect(13);
+  bob->ws.expect(13);
+
+  // 2 user_registered, room_created, peer_joined, room_closed: nothing more for the room.
+  auto requests = receiver.wait_for(5);
+  ASSERT_EQ(requests.size(), 5u);
+  std::vector<std::string> room_events;
+  json last;
+  for (const auto& r : requests) {
+    json body = expect_signed(r);
+    if (body.value("room_id", "") != room) continue;
+    room_events.push_back(body["event"]);
+    last = body;
+  }
+  EXPECT_EQ(room_events, (std::vector<std::string>{"room_created", "peer_joined", "room_closed"}));
+  EXPECT_EQ(last.value("reason", ""), "moderated") << last;
+  EXPECT_EQ(wait_metric(server.port(), events_series("room_closed", "delivered"), 1), 1);
+  EXPECT_LE(metric(server.port(), events_series("peer_left", "delivered")), 0);
+}
+
 TEST(Webhooks, A503IsRetriedWithTheSameEvent) {
   WebhookReceiver receiver([](const Request&, std::size_t i) {
     return Reply{Action::answer, i == 0 ? 503u : 200u};
