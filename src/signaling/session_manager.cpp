@@ -92,12 +92,24 @@ void SessionManager::sweep(Clock::time_point now) {
 }
 
 void SessionManager::forget(Session& session) {
+  // Out of the tables first, then out of the hub: whoever sees the PeerLeft the hub sends
+  // must find the session gone (counted, and not resumable), never still listed.
+  // The tables may hold the last references: keep the session alive until the hub is done.
+  std::shared_ptr<Session> keep;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = by_id_.find(session.id());
+    if (it != by_id_.end() && it->second.get() == &session) {
+      keep = std::move(it->second);
+      by_id_.erase(it);
+    }
+    auto d = detached_.find(session.id());
+    if (d != detached_.end() && d->second.get() == &session) {
+      if (!keep) keep = std::move(d->second);
+      detached_.erase(d);
+    }
+  }
   hub_.disconnect(session);
-  std::lock_guard lock(mutex_);
-  auto it = by_id_.find(session.id());
-  if (it != by_id_.end() && it->second.get() == &session) by_id_.erase(it);
-  auto d = detached_.find(session.id());
-  if (d != detached_.end() && d->second.get() == &session) detached_.erase(d);
 }
 
 std::size_t SessionManager::session_count() {
