@@ -1,5 +1,7 @@
 #include "support/postgres_server.hpp"
 
+#include "support/free_port.hpp"
+
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -25,23 +27,6 @@ namespace switchboard::test {
 namespace {
 
 const std::string kBin = "/usr/lib/postgresql/15/bin/";
-
-/// A loopback port nobody is listening on now (the server binds it a moment later; a clash
-/// makes the start fail, and the caller tries another).
-std::uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) close(fd);
-    throw std::runtime_error("no free port");
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 /// Runs `argv` with output appended to `log`; its exit status.
 int run(std::vector<std::string> argv, const std::string& log) {

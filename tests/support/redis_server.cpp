@@ -1,5 +1,7 @@
 #include "support/redis_server.hpp"
 
+#include "support/free_port.hpp"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -21,21 +23,6 @@ extern char** environ;
 namespace switchboard::test {
 
 namespace {
-
-std::uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) close(fd);
-    throw std::runtime_error("no free port");
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 /// Whether a Redis answers PING on the port within `wait`: "+PONG", or "-NOAUTH" from a
 /// server that wants a password (it is up all the same).
