@@ -170,6 +170,23 @@ TEST(WebhookResponse, StatusDecidesAndKeepAliveNeedsAWholeResponse) {
   EXPECT_FALSE(to_eof.reusable);
 }
 
+TEST(WebhookResponse, ChunkedBodiesAreReadWhateverTheReadSizes) {
+  // A byte at a time is what tripped Boost 1.81's last-chunk assertion (in the ASan and TSan
+  // builds, which keep assertions on): "0\r\n" followed by one more byte.
+  for (std::string body : {"0\r\n\r\n", "2\r\n{}\r\n0\r\n\r\n", "0\r\nX-Trailer: y\r\n\r\n"}) {
+    std::string response = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body;
+    for (std::size_t chunk = 1; chunk <= 6; ++chunk) {
+      auto v = feed_all(response, chunk);
+      EXPECT_EQ(v.reply, WebhookReply::delivered) << body << " in reads of " << chunk;
+      EXPECT_TRUE(v.reusable) << body << " in reads of " << chunk;
+    }
+  }
+  // A last chunk and one byte more, then the end: the status stands, the body was cut short.
+  auto cut = feed_all("HTTP/1.1 503 X\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX", 1);
+  EXPECT_EQ(cut.reply, WebhookReply::server_error);
+  EXPECT_FALSE(cut.reusable);
+}
+
 TEST(WebhookResponse, InterimResponsesAreSkipped) {
   auto v =
       feed_all("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 5);

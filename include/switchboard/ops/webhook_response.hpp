@@ -47,6 +47,8 @@ class WebhookResponseReader {
  private:
   using Parser = boost::beast::http::response_parser<boost::beast::http::string_body>;
   void reset_parser();
+  /// Whether presenting pending_ now would trip an assertion in Boost 1.81's chunk parser.
+  bool trips_final_chunk_assert() const;
   /// The verdict from a status whose body could not be read to its end (the status stands).
   WebhookVerdict from_header(bool reusable) const;
   WebhookVerdict settle(WebhookVerdict v);
