@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -26,6 +27,9 @@ using RoomDirectoryError = std::variant<SignalError, RedisError>;
 ///
 /// Scripts run with EVALSHA (their SHA-1 computed here), falling back to EVAL when Redis
 /// answers NOSCRIPT (after a restart or SCRIPT FLUSH), which also loads them again.
+/// leave_all, memberships, page and close find the rooms or users they touch in the data
+/// (a user's room set, a room's members), so they name keys they were not given: right on one
+/// Redis, not on a Redis Cluster (whose scripts must declare every key).
 /// Callbacks run on the client's strand; a call in flight holds what it needs, so the
 /// directory may go before its calls are answered.
 class RedisRoomDirectory {
@@ -41,8 +45,31 @@ class RedisRoomDirectory {
   void create(UserId creator, std::optional<std::size_t> max_members, Done<Membership> done);
   void join(UserId user, const std::string& room_id, Done<Membership> done);
   void leave(UserId user, const std::string& room_id, Done<Departure> done);
+  /// Leaves every room of `user` in one script (disconnection, replacement): the departures
+  /// in the order the user entered the rooms, as RoomManager::leave_all gives them.
+  void leave_all(UserId user, Done<std::vector<Departure>> done);
   /// Marks `user` ready; the room's other members.
   void ready(UserId user, const std::string& room_id, Done<std::vector<UserId>> done);
+  /// Why `from` may not send to `to` in `room_id`, or nullopt when it may; RoomManager's
+  /// rules and precedence (room_not_found, not_in_room, peer_not_in_room).
+  void check_relay(UserId from, UserId to, const std::string& room_id,
+                   Done<std::optional<SignalError>> done);
+
+  /// Members of a room in join order, or nullopt when there is no such room (one read).
+  void members(const std::string& room_id, Done<std::optional<std::vector<UserId>>> done);
+  void is_ready(UserId user, const std::string& room_id, Done<bool> done);
+  /// Every room of `user` as it is now, in the order the user entered them.
+  void memberships(UserId user, Done<std::vector<Membership>> done);
+
+  // The administrator's view (admin API), as RoomManager's.
+
+  /// One page of the rooms in room-id order, from the sorted set `sb:rooms` (every score 0,
+  /// so ZRANGEBYLEX orders by id): O(log n + limit).
+  void page(std::string_view after, std::size_t limit, Done<RoomManager::Page> done);
+  void detail(const std::string& room_id, Done<std::optional<RoomManager::Detail>> done);
+  /// Removes the room and every membership in it at once (no hand-over); its members in
+  /// join order, or nullopt when there is no such room.
+  void close(const std::string& room_id, Done<std::optional<std::vector<UserId>>> done);
 
   struct Script {
     std::string source;
@@ -50,6 +77,10 @@ class RedisRoomDirectory {
   };
 
  private:
+  using ReplyDone = std::function<void(Result<RedisReply, RedisError>)>;
+  /// Runs a script; `done` gets its reply as Redis gave it (a script error included).
+  static void run_raw(const std::shared_ptr<RedisClient>& redis, const Script& script,
+                      std::vector<std::string> keys, std::vector<std::string> args, ReplyDone done);
   /// The script's reply: {"ok", members...} or {"err", code}.
   using ScriptDone = std::function<void(Result<std::vector<UserId>, RoomDirectoryError>)>;
   static void run(const std::shared_ptr<RedisClient>& redis, const Script& script,
