@@ -175,9 +175,10 @@ TEST_F(RedisRoomDirectoryTest, LeaveAllLeavesEveryRoomInEntryOrderAndHandsEachOv
   auto r2 = wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.create(2, 4, done); });
   ASSERT_TRUE(r1.ok() && r2.ok());
   const std::string a = r1.value().room_id, b = r2.value().room_id;
-  for (auto [u, id] : {std::pair<UserId, std::string>{1, b}, {3, a}}) {
-    ASSERT_TRUE(
-        wait<RedisRoomDirectory::Membership>([&](auto done) { rooms.join(u, id, done); }).ok());
+  for (const auto& step : {std::pair<UserId, std::string>{1, b}, {3, a}}) {
+    ASSERT_TRUE(wait<RedisRoomDirectory::Membership>([&](auto done) {
+                  rooms.join(step.first, step.second, done);
+                }).ok());
   }
   ASSERT_TRUE(wait<std::vector<UserId>>([&](auto done) { rooms.ready(1, a, done); }).ok());
 
