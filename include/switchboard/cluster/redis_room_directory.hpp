@@ -64,7 +64,8 @@ class RedisRoomDirectory {
   // The administrator's view (admin API), as RoomManager's.
 
   /// One page of the rooms in room-id order, from the sorted set `sb:rooms` (every score 0,
-  /// so ZRANGEBYLEX orders by id): O(log n + limit).
+  /// so ZRANGEBYLEX orders by id): O(log n + limit). A limit above 2^20 is taken as 2^20, a
+  /// bound on one reply.
   void page(std::string_view after, std::size_t limit, Done<RoomManager::Page> done);
   void detail(const std::string& room_id, Done<std::optional<RoomManager::Detail>> done);
   /// Removes the room and every membership in it at once (no hand-over); its members in
