@@ -132,6 +132,14 @@ void RedisClient::command(std::vector<std::string> args, Callback done) {
   });
 }
 
+void RedisClient::preload_script(std::string lua) {
+  asio::post(strand_, [self = shared_from_this(), lua = std::move(lua)] {
+    if (self->scripts_.insert(lua).second && self->state_ == State::up) {
+      self->send({"SCRIPT", "LOAD", lua}, [](Reply) {});
+    }
+  });
+}
+
 void RedisClient::subscribe(std::string channel) {
   asio::post(strand_, [self = shared_from_this(), channel = std::move(channel)] {
     if (self->channels_.insert(channel).second && self->state_ == State::up) {
@@ -228,6 +236,7 @@ void RedisClient::handshake() {
     send({"AUTH", options_.endpoint.password}, step("AUTH", false));
   if (options_.endpoint.db != 0)
     send({"SELECT", std::to_string(options_.endpoint.db)}, step("SELECT", false));
+  for (const auto& lua : scripts_) send({"SCRIPT", "LOAD", lua}, step("SCRIPT LOAD", false));
   send({"PING"}, step("PING", true));
 }
 

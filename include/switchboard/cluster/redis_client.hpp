@@ -83,6 +83,12 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   /// there is none. Thread-safe; commands from one thread are sent in call order.
   void command(std::vector<std::string> args, Callback done);
 
+  /// Loads `lua` (SCRIPT LOAD) now if up, and again in the handshake of every later
+  /// connection, before the client reports up: EVALSHA then never meets NOSCRIPT after a
+  /// Redis restart, whose fallback (resending with EVAL) would let pipelined scripts run out
+  /// of order. Only a SCRIPT FLUSH mid-connection leaves that to the fallback.
+  void preload_script(std::string lua);
+
   void subscribe(std::string channel);
   void psubscribe(std::string pattern);
   void unsubscribe(std::string channel);
@@ -139,6 +145,7 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   std::map<std::uint64_t, Pending> pending_;
   std::set<std::string> channels_;
   std::set<std::string> patterns_;
+  std::set<std::string> scripts_;
   std::string down_reason_ = "not connected to Redis yet";
   int reported_ = -1;  // -1 nothing reported yet, 0 down, 1 up
   unsigned attempt_ = 0;

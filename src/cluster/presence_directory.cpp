@@ -1,0 +1,158 @@
+#include "switchboard/cluster/presence_directory.hpp"
+
+#include "switchboard/cluster/redis_script.hpp"
+
+namespace switchboard {
+
+const char* const kFanoutLua = R"lua(
+local function sb_fanout(users, event)
+  local by_node = {}
+  for _, u in ipairs(users) do
+    local node = redis.call('HGET', 'sb:presence:' .. u, 'node')
+    if node then
+      if not by_node[node] then by_node[node] = {} end
+      table.insert(by_node[node], u)
+    end
+  end
+  for node, to in pairs(by_node) do
+    event.to = to
+    redis.call('PUBLISH', 'sb:inbox:' .. node, cjson.encode(event))
+  end
+end
+)lua";
+
+namespace {
+
+// KEYS: presence. ARGV: user, node, conn. Returns the previous {node, conn} or {}.
+const RedisScript kClaim(R"lua(
+local old = redis.call('HMGET', KEYS[1], 'node', 'conn')
+redis.call('HSET', KEYS[1], 'node', ARGV[2], 'conn', ARGV[3])
+redis.call('SADD', 'sb:node:' .. ARGV[2] .. ':users', ARGV[1])
+if not old[1] then return {} end
+if old[1] ~= ARGV[2] then
+  redis.call('SREM', 'sb:node:' .. old[1] .. ':users', ARGV[1])
+  redis.call('PUBLISH', 'sb:inbox:' .. old[1],
+             cjson.encode({k = 'replace', user = ARGV[1], conn = old[2]}))
+end
+return {old[1], old[2]}
+)lua");
+
+// KEYS: presence. ARGV: user, node, conn. 1 when the presence was ours and went.
+const RedisScript kRelease(R"lua(
+local cur = redis.call('HMGET', KEYS[1], 'node', 'conn')
+if cur[1] ~= ARGV[2] or cur[2] ~= ARGV[3] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', 'sb:node:' .. ARGV[2] .. ':users', ARGV[1])
+return 1
+)lua");
+
+// KEYS: room, members. ARGV: from, to, room id (unused: the keys carry it), text.
+// RoomManager::check_relay's order: the room, the sender, the target.
+const RedisScript kRelay(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'room_not_found' end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 'not_in_room' end
+if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'peer_not_in_room' end
+local node = redis.call('HGET', 'sb:presence:' .. ARGV[2], 'node')
+if not node then return 'peer_not_in_room' end
+redis.call('PUBLISH', 'sb:inbox:' .. node, 'D ' .. ARGV[2] .. '\n' .. ARGV[4])
+return 'ok'
+)lua");
+
+RedisError unexpected(const std::string& what) {
+  return RedisError{RedisError::Code::unavailable, "unexpected reply from Redis: " + what};
+}
+
+std::string room_key(const std::string& room_id, const char* part = "") {
+  return "sb:room:{" + room_id + "}" + part;
+}
+
+}  // namespace
+
+PresenceDirectory::PresenceDirectory(std::shared_ptr<RedisClient> redis, std::string node_id)
+    : redis_(std::move(redis)), node_(std::move(node_id)) {
+  for (const RedisScript* script : {&kClaim, &kRelease, &kRelay}) {
+    redis_->preload_script(script->source);
+  }
+}
+
+std::string PresenceDirectory::presence_key(UserId user) {
+  return "sb:presence:" + std::to_string(user);
+}
+std::string PresenceDirectory::node_users_key(const std::string& node) {
+  return "sb:node:" + node + ":users";
+}
+std::string PresenceDirectory::inbox_channel(const std::string& node) {
+  return "sb:inbox:" + node;
+}
+
+void PresenceDirectory::claim(UserId user, const std::string& conn,
+                              Done<std::optional<PresenceHolder>> done) {
+  run_script(redis_, kClaim, {presence_key(user)}, {std::to_string(user), node_, conn},
+             [done = std::move(done)](RedisClient::Reply r) {
+               if (!r.ok()) return done(r.error());
+               const RedisReply& v = r.value();
+               if (v.type != RedisReply::Type::array) return done(unexpected(v.str));
+               if (v.elements.empty()) return done(std::optional<PresenceHolder>{});
+               if (v.elements.size() != 2) return done(unexpected("a holder of the wrong shape"));
+               done(std::optional<PresenceHolder>{{v.elements[0].str, v.elements[1].str}});
+             });
+}
+
+void PresenceDirectory::release(UserId user, const std::string& conn, Done<bool> done) {
+  run_script(redis_, kRelease, {presence_key(user)}, {std::to_string(user), node_, conn},
+             [done = std::move(done)](RedisClient::Reply r) {
+               if (!r.ok()) return done(r.error());
+               if (r.value().type != RedisReply::Type::integer) {
+                 return done(unexpected(r.value().str));
+               }
+               done(r.value().integer == 1);
+             });
+}
+
+void PresenceDirectory::locate(const std::vector<UserId>& users,
+                               Done<std::vector<std::optional<PresenceHolder>>> done) {
+  if (users.empty()) return done(std::vector<std::optional<PresenceHolder>>{});
+  // One reply for all: the HMGETs go out together (pipelined) and are answered in order.
+  struct Gather {
+    std::vector<std::optional<PresenceHolder>> holders;
+    std::size_t answered = 0;
+    std::optional<RedisError> error;
+    Done<std::vector<std::optional<PresenceHolder>>> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->holders.resize(users.size());
+  g->done = std::move(done);
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    redis_->command({"HMGET", presence_key(users[i]), "node", "conn"}, [g, i, n = users.size()](
+                                                                           RedisClient::Reply r) {
+      if (!r.ok()) {
+        if (!g->error) g->error = r.error();
+      } else if (r.value().type == RedisReply::Type::array && r.value().elements.size() == 2 &&
+                 !r.value().elements[0].is_nil()) {
+        g->holders[i] = PresenceHolder{r.value().elements[0].str, r.value().elements[1].str};
+      }
+      if (++g->answered < n) return;
+      if (g->error) return g->done(*g->error);
+      g->done(std::move(g->holders));
+    });
+  }
+}
+
+void PresenceDirectory::relay(UserId from, UserId to, const std::string& room_id,
+                              const std::string& text, Done<std::optional<SignalError>> done) {
+  run_script(redis_, kRelay, {room_key(room_id), room_key(room_id, ":members")},
+             {std::to_string(from), std::to_string(to), room_id, text},
+             [done = std::move(done)](RedisClient::Reply r) {
+               if (!r.ok()) return done(r.error());
+               const std::string& s = r.value().str;
+               if (r.value().is_error()) return done(unexpected(s));
+               if (s == "ok") return done(std::optional<SignalError>{});
+               if (s == "room_not_found") return done(std::optional(SignalError::room_not_found));
+               if (s == "not_in_room") return done(std::optional(SignalError::not_in_room));
+               if (s == "peer_not_in_room")
+                 return done(std::optional(SignalError::peer_not_in_room));
+               done(unexpected(s));
+             });
+}
+
+}  // namespace switchboard

@@ -1,0 +1,123 @@
+// The envelopes daemons send each other: what our C++ writes reads back the same, what the
+// Lua scripts write (cjson, ids as strings) reads, and anything else is refused with a reason.
+#include "switchboard/cluster/cluster_envelope.hpp"
+
+#include <gtest/gtest.h>
+
+namespace switchboard {
+namespace {
+
+ClusterEnvelope round_trip(const ClusterEnvelope& e) {
+  auto d = decode_envelope(encode_envelope(e));
+  EXPECT_TRUE(d.ok()) << (d.ok() ? "" : d.error());
+  return d.ok() ? d.value() : ClusterEnvelope{};
+}
+
+TEST(ClusterEnvelope, DeliveriesCarryTheirTextAsIs) {
+  ClusterEnvelope e;
+  e.kind = ClusterEnvelope::Kind::deliver;
+  e.to = {7, 18446744073709551615ull};
+  e.text = "{\"type\":2,\"sdp\":\"v=0\\r\\n\"}\nD 1\n";
+  e.text += '\0';
+  e.text += "x\xff";
+  auto wire = encode_envelope(e);
+  EXPECT_TRUE(wire.starts_with("D 7,18446744073709551615\n"));
+  auto back = round_trip(e);
+  EXPECT_EQ(back.kind, ClusterEnvelope::Kind::deliver);
+  EXPECT_EQ(back.to, e.to);
+  EXPECT_EQ(back.text, e.text);
+}
+
+TEST(ClusterEnvelope, EveryInstructionReadsBackTheSame) {
+  ClusterEnvelope left;
+  left.kind = ClusterEnvelope::Kind::room_event;
+  left.type = MsgType::peer_left;
+  left.room_id = "r1";
+  left.user = 5;
+  left.host = 6;
+  left.to = {6, 8};
+  auto l = round_trip(left);
+  EXPECT_EQ(l.type, MsgType::peer_left);
+  EXPECT_EQ(l.room_id, "r1");
+  EXPECT_EQ(l.user, 5u);
+  EXPECT_EQ(l.host, 6u);
+  EXPECT_EQ(l.to, left.to);
+
+  ClusterEnvelope closed;
+  closed.kind = ClusterEnvelope::Kind::room_event;
+  closed.type = MsgType::room_closed;
+  closed.room_id = "r2";
+  closed.reason = "maintenance";
+  closed.to = {1};
+  auto c = round_trip(closed);
+  EXPECT_EQ(c.type, MsgType::room_closed);
+  EXPECT_EQ(c.reason, "maintenance");
+
+  ClusterEnvelope replace;
+  replace.kind = ClusterEnvelope::Kind::replace;
+  replace.user = 9;
+  replace.conn = "c-17";
+  auto r = round_trip(replace);
+  EXPECT_EQ(r.kind, ClusterEnvelope::Kind::replace);
+  EXPECT_EQ(r.user, 9u);
+  EXPECT_EQ(r.conn, "c-17");
+
+  ClusterEnvelope revoke;
+  revoke.kind = ClusterEnvelope::Kind::revoke;
+  revoke.user = 3;
+  revoke.key_hash = "abc";
+  EXPECT_EQ(round_trip(revoke).key_hash, "abc");
+
+  ClusterEnvelope close;
+  close.kind = ClusterEnvelope::Kind::close;
+  close.user = 4;
+  close.code = 4003;
+  close.reason = "bye";
+  auto cl = round_trip(close);
+  EXPECT_EQ(cl.code, 4003);
+  EXPECT_EQ(cl.reason, "bye");
+}
+
+TEST(ClusterEnvelope, ReadsWhatTheScriptsWrite) {
+  // cjson's output for {k='room', ev='peer_joined', room='r', user='5', to={'1','2'}}.
+  auto d =
+      decode_envelope(R"({"to":["1","2"],"user":"5","ev":"peer_joined","k":"room","room":"r"})");
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(d.value().type, MsgType::peer_joined);
+  EXPECT_EQ(d.value().to, (std::vector<UserId>{1, 2}));
+  auto replace = decode_envelope(R"({"conn":"c1","k":"replace","user":"12"})");
+  ASSERT_TRUE(replace.ok()) << replace.error();
+  EXPECT_EQ(replace.value().user, 12u);
+}
+
+TEST(ClusterEnvelope, RefusesWhatIsNotOne) {
+  for (std::string_view bad :
+       {"",
+        "D 1",
+        "D \nx",
+        "D 1,,2\nx",
+        "D x\nx",
+        "D -1\nx",
+        "D 1 \nx",
+        "D 99999999999999999999\nx",
+        "[]",
+        "{}",
+        "nonsense",
+        R"({"k":"zap","user":"1"})",
+        R"({"k":"replace","user":"1"})",
+        R"({"k":"replace","conn":"c"})",
+        R"({"k":"replace","user":"x1","conn":"c"})",
+        R"({"k":"revoke","user":"1"})",
+        R"({"k":"close","user":"1","code":99})",
+        R"({"k":"close","user":"1","code":70000})",
+        R"({"k":"close","user":"1"})",
+        R"({"k":"room","user":"1","ev":"peer_joined","room":"r"})",
+        R"({"k":"room","user":"1","ev":"sdp","room":"r","to":[]})",
+        R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":["a"]})",
+        R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":[-1]})"}) {
+    EXPECT_FALSE(decode_envelope(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace switchboard
