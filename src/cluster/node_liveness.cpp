@@ -1,7 +1,6 @@
 #include "switchboard/cluster/node_liveness.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "switchboard/cluster/redis_script.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -14,34 +13,12 @@ namespace {
 
 namespace asio = boost::asio;
 
-std::string to_hex(const unsigned char* data, std::size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 15];
-  }
-  return out;
-}
-
-struct Script {
-  std::string source;
-  std::string sha1;  // hex, for EVALSHA
-};
-
-Script make_script(std::string source) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(source.data(), source.size(), digest, &len, EVP_sha1(), nullptr);
-  return {std::move(source), to_hex(digest, len)};
-}
-
 // Every check and its write are one script, so that two nodes racing (or a node coming back
 // while another reaps it) see one order of events. Each answers an integer.
 
 // Refreshes a key's PX only while it holds the value we set: our heartbeat (the token), or a
 // reaper's lock (its node id). KEYS: key. ARGV: value, ttl ms. 1 refreshed, 0 not ours.
-const Script kRefresh = make_script(R"lua(
+const RedisScript kRefresh(R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
@@ -53,7 +30,7 @@ return 0
 // -1: the key exists (a live daemon with this id); -2: another node is reaping our earlier
 // incarnation; else registered, and the number of users left by an earlier incarnation
 // (when > 0 we now hold the reaper lock on ourselves).
-const Script kRegister = make_script(R"lua(
+const RedisScript kRegister(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 if redis.call('EXISTS', KEYS[4]) == 1 then return -2 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -65,7 +42,7 @@ return stale
 
 // KEYS: dead node's key, sb:nodes, its reaper lock. ARGV: its id, our id, ttl ms.
 // 1: the node has no key, is still to be reaped, and the lock is now ours.
-const Script kClaim = make_script(R"lua(
+const RedisScript kClaim(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then return 0 end
 if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
@@ -75,7 +52,7 @@ return 1
 // After the dead-node handler: its users are gone; the node leaves sb:nodes unless it is
 // alive (our own earlier incarnation, reaped by ourselves at registration); the lock goes if
 // still ours. KEYS: node key, sb:nodes, node's users, reaper lock. ARGV: its id, our id.
-const Script kCleanup = make_script(R"lua(
+const RedisScript kCleanup(R"lua(
 redis.call('DEL', KEYS[3])
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 if redis.call('GET', KEYS[4]) == ARGV[2] then redis.call('DEL', KEYS[4]) end
@@ -85,7 +62,7 @@ return 1
 // KEYS: node key, sb:nodes, node's users. ARGV: token, node id. The key goes if it is ours;
 // the id leaves sb:nodes unless another daemon holds it now, or users are left to reap.
 // 1: deregistered; 0: left in sb:nodes.
-const Script kDeregister = make_script(R"lua(
+const RedisScript kDeregister(R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 if redis.call('SCARD', KEYS[3]) > 0 then return 0 end
@@ -106,41 +83,24 @@ std::string lock_key(const std::string& node) {
 
 using Integer = Result<long long, RedisError>;
 
-/// Runs a script by its SHA-1; after NOSCRIPT (a restarted Redis, SCRIPT FLUSH) by its source,
-/// which caches it again. A reply other than an integer is an error value.
-void eval(const std::shared_ptr<RedisClient>& redis, const Script& script,
+/// Runs a script (run_script); a reply other than an integer is an error value.
+void eval(const std::shared_ptr<RedisClient>& redis, const RedisScript& script,
           std::vector<std::string> keys, std::vector<std::string> args,
           std::function<void(Integer)> done) {
-  auto decode = [](RedisClient::Reply r) -> Integer {
-    if (!r.ok()) return r.error();
-    if (r.value().type != RedisReply::Type::integer) {
-      return RedisError{RedisError::Code::unavailable,
-                        "unexpected reply from a liveness script: " + r.value().str};
-    }
-    return r.value().integer;
-  };
-  std::vector<std::string> command{"EVALSHA", script.sha1, std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
-  redis->command(command, [redis, &script, command, decode,
-                           done = std::move(done)](RedisClient::Reply reply) mutable {
-    if (reply.ok() && reply.value().is_error() && reply.value().str.rfind("NOSCRIPT", 0) == 0) {
-      command[0] = "EVAL";
-      command[1] = script.source;
-      redis->command(std::move(command),
-                     [decode, done = std::move(done)](RedisClient::Reply again) {
-                       done(decode(std::move(again)));
-                     });
-      return;
-    }
-    done(decode(std::move(reply)));
-  });
+  run_script(
+      redis, script, std::move(keys), std::move(args),
+      [done = std::move(done)](RedisClient::Reply r) {
+        if (!r.ok()) return done(r.error());
+        if (r.value().type != RedisReply::Type::integer) {
+          return done(RedisError{RedisError::Code::unavailable,
+                                 "unexpected reply from a liveness script: " + r.value().str});
+        }
+        done(r.value().integer);
+      });
 }
 
 std::string random_token() {
-  unsigned char bytes[16];
-  RAND_bytes(bytes, sizeof bytes);
-  return to_hex(bytes, sizeof bytes);
+  return random_hex(16);
 }
 
 NodeLivenessError unavailable(const RedisError& e) {
@@ -163,7 +123,11 @@ NodeLiveness::NodeLiveness(Private, std::shared_ptr<RedisClient> redis, std::str
       node_id_(std::move(node_id)),
       ttl_(ttl),
       handlers_(std::move(handlers)),
-      timer_(redis_->executor()) {}
+      timer_(redis_->executor()) {
+  for (const RedisScript* script : {&kRefresh, &kRegister, &kClaim, &kCleanup, &kDeregister}) {
+    redis_->preload_script(script->source);
+  }
+}
 
 // The timer's destructor cancels it; its handler holds a weak reference and finds nothing.
 NodeLiveness::~NodeLiveness() = default;

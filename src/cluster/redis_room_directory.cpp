@@ -1,7 +1,6 @@
 #include "switchboard/cluster/redis_room_directory.hpp"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include "switchboard/cluster/redis_script.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -9,23 +8,6 @@
 namespace switchboard {
 
 namespace {
-
-std::string to_hex(const unsigned char* data, std::size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out += digits[data[i] >> 4];
-    out += digits[data[i] & 15];
-  }
-  return out;
-}
-
-RedisRoomDirectory::Script make_script(std::string source) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(source.data(), source.size(), digest, &len, EVP_sha1(), nullptr);
-  return {std::move(source), to_hex(digest, len)};
-}
 
 // Every script answers {"ok", ...} or {"err", code}. Keys of one room share the {room} hash
 // tag; the user's room set and the index of all rooms (`sb:rooms`) are outside it.
@@ -51,12 +33,12 @@ local function delete_room(id, index)
 end
 )lua";
 
-RedisRoomDirectory::Script room_script(const char* body) {
-  return make_script(std::string(kPrelude) + body);
+RedisScript room_script(const char* body) {
+  return RedisScript(std::string(kPrelude) + body);
 }
 
 // KEYS: room, members, seq, user's rooms, index. ARGV: user, room id, rooms per user, max.
-const RedisRoomDirectory::Script kCreate = room_script(R"lua(
+const RedisScript kCreate = room_script(R"lua(
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then return {'err', 'too_many_rooms'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'err', 'room_exists'} end
 redis.call('HSET', KEYS[1], 'max', ARGV[4])
@@ -68,7 +50,7 @@ return {'ok', ARGV[1]}
 )lua");
 
 // KEYS: room, members, seq, user's rooms. ARGV: user, room id, rooms per user.
-const RedisRoomDirectory::Script kJoin = room_script(R"lua(
+const RedisScript kJoin = room_script(R"lua(
 local max = redis.call('HGET', KEYS[1], 'max')
 if not max then return {'err', 'room_not_found'} end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'err', 'already_in_room'} end
@@ -80,7 +62,7 @@ return {'ok', unpack(redis.call('ZRANGE', KEYS[2], 0, -1))}
 )lua");
 
 // KEYS: room, members, seq, ready, user's rooms, index. ARGV: user, room id.
-const RedisRoomDirectory::Script kLeave = room_script(R"lua(
+const RedisScript kLeave = room_script(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'room_not_found'} end
 if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return {'err', 'not_in_room'} end
 redis.call('SREM', KEYS[4], ARGV[1])
@@ -91,7 +73,7 @@ return {'ok', unpack(left)}
 )lua");
 
 // KEYS: user's rooms, index. ARGV: user. Answers {"ok", room id, {remaining...}, ...}.
-const RedisRoomDirectory::Script kLeaveAll = room_script(R"lua(
+const RedisScript kLeaveAll = room_script(R"lua(
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 redis.call('DEL', KEYS[1])
 local out = {'ok'}
@@ -107,7 +89,7 @@ return out
 )lua");
 
 // KEYS: room, members, ready. ARGV: user.
-const RedisRoomDirectory::Script kReady = room_script(R"lua(
+const RedisScript kReady = room_script(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'room_not_found'} end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'err', 'not_in_room'} end
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -115,7 +97,7 @@ return {'ok', unpack(redis.call('ZRANGE', KEYS[2], 0, -1))}
 )lua");
 
 // KEYS: room, members. ARGV: from, to. RoomManager::check_relay's order of the rules.
-const RedisRoomDirectory::Script kCheckRelay = room_script(R"lua(
+const RedisScript kCheckRelay = room_script(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'room_not_found'} end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'err', 'not_in_room'} end
 if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'err', 'peer_not_in_room'} end
@@ -123,7 +105,7 @@ return {'ok'}
 )lua");
 
 // KEYS: user's rooms. Answers {"ok", room id, {members...}, ...}.
-const RedisRoomDirectory::Script kMemberships = room_script(R"lua(
+const RedisScript kMemberships = room_script(R"lua(
 local out = {'ok'}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   out[#out + 1] = id
@@ -134,7 +116,7 @@ return out
 
 // KEYS: index. ARGV: the lower bound ("-" or "(after"), how many. Answers
 // {"ok", room id, host, members, max, ...}.
-const RedisRoomDirectory::Script kPage = room_script(R"lua(
+const RedisScript kPage = room_script(R"lua(
 local out = {'ok'}
 for _, id in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])) do
   local members = room_key(id, ':members')
@@ -147,7 +129,7 @@ return out
 )lua");
 
 // KEYS: room, members, ready. Answers {"ok", max, {members...}, {ready...}} or {"none"}.
-const RedisRoomDirectory::Script kDetail = room_script(R"lua(
+const RedisScript kDetail = room_script(R"lua(
 local max = redis.call('HGET', KEYS[1], 'max')
 if not max then return {'none'} end
 local members = redis.call('ZRANGE', KEYS[2], 0, -1)
@@ -159,7 +141,7 @@ return {'ok', max, members, ready}
 )lua");
 
 // KEYS: room, members, seq, ready, index. ARGV: room id. Answers {"ok", member...} or {"none"}.
-const RedisRoomDirectory::Script kClose = room_script(R"lua(
+const RedisScript kClose = room_script(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'none'} end
 local members = redis.call('ZRANGE', KEYS[2], 0, -1)
 for _, m in ipairs(members) do redis.call('ZREM', user_rooms_key(m), ARGV[1]) end
@@ -259,9 +241,7 @@ Result<std::vector<T>, RoomDirectoryError> rooms_with_members(
 
 std::string random_room_id() {
   // 16 bytes = 128 bits, as RoomManager's ids: knowing a room id is what admits a user.
-  unsigned char bytes[16];
-  RAND_bytes(bytes, sizeof bytes);
-  return to_hex(bytes, sizeof bytes);
+  return random_hex(16);
 }
 
 // The most rooms one page asks Redis for: a bound on the reply, far above any admin page.
@@ -273,35 +253,20 @@ RedisRoomDirectory::RedisRoomDirectory(std::shared_ptr<RedisClient> redis, RoomL
                                        RoomManager::IdGenerator new_room_id)
     : redis_(std::move(redis)), limits_(limits), new_room_id_(std::move(new_room_id)) {
   if (!new_room_id_) new_room_id_ = random_room_id;
+  for (const RedisScript* script : {&kCreate, &kJoin, &kLeave, &kLeaveAll, &kReady, &kCheckRelay,
+                                    &kMemberships, &kPage, &kDetail, &kClose}) {
+    redis_->preload_script(script->source);
+  }
 }
 
-void RedisRoomDirectory::run_raw(const std::shared_ptr<RedisClient>& redis, const Script& script,
-                                 std::vector<std::string> keys, std::vector<std::string> args,
-                                 ReplyDone done) {
-  std::vector<std::string> command{"EVALSHA", script.sha1, std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
-  redis->command(
-      command, [redis, &script, command, done = std::move(done)](RedisClient::Reply reply) mutable {
-        if (reply.ok() && reply.value().is_error() && reply.value().str.rfind("NOSCRIPT", 0) == 0) {
-          // Redis lost its script cache: EVAL runs the script and caches it again.
-          command[0] = "EVAL";
-          command[1] = script.source;
-          redis->command(std::move(command), std::move(done));
-          return;
-        }
-        done(std::move(reply));
-      });
-}
-
-void RedisRoomDirectory::run(const std::shared_ptr<RedisClient>& redis, const Script& script,
+void RedisRoomDirectory::run(const std::shared_ptr<RedisClient>& redis, const RedisScript& script,
                              std::vector<std::string> keys, std::vector<std::string> args,
                              ScriptDone done) {
-  run_raw(redis, script, std::move(keys), std::move(args),
-          [done = std::move(done)](Result<RedisReply, RedisError> reply) {
-            if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
-            done(decode(reply.value()));
-          });
+  run_script(redis, script, std::move(keys), std::move(args),
+             [done = std::move(done)](Result<RedisReply, RedisError> reply) {
+               if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
+               done(decode(reply.value()));
+             });
 }
 
 void RedisRoomDirectory::create(UserId creator, std::optional<std::size_t> max_members,
@@ -358,10 +323,10 @@ void RedisRoomDirectory::leave(UserId user, const std::string& room_id, Done<Dep
 }
 
 void RedisRoomDirectory::leave_all(UserId user, Done<std::vector<Departure>> done) {
-  run_raw(redis_, kLeaveAll, {user_rooms_key(user), kRoomIndex}, {std::to_string(user)},
-          [done = std::move(done)](Result<RedisReply, RedisError> reply) {
-            done(rooms_with_members<Departure>(reply));
-          });
+  run_script(redis_, kLeaveAll, {user_rooms_key(user), kRoomIndex}, {std::to_string(user)},
+             [done = std::move(done)](Result<RedisReply, RedisError> reply) {
+               done(rooms_with_members<Departure>(reply));
+             });
 }
 
 void RedisRoomDirectory::ready(UserId user, const std::string& room_id,
@@ -413,73 +378,74 @@ void RedisRoomDirectory::is_ready(UserId user, const std::string& room_id, Done<
 }
 
 void RedisRoomDirectory::memberships(UserId user, Done<std::vector<Membership>> done) {
-  run_raw(redis_, kMemberships, {user_rooms_key(user)}, {},
-          [done = std::move(done)](Result<RedisReply, RedisError> reply) {
-            done(rooms_with_members<Membership>(reply));
-          });
+  run_script(redis_, kMemberships, {user_rooms_key(user)}, {},
+             [done = std::move(done)](Result<RedisReply, RedisError> reply) {
+               done(rooms_with_members<Membership>(reply));
+             });
 }
 
 void RedisRoomDirectory::page(std::string_view after, std::size_t limit,
                               Done<RoomManager::Page> done) {
   limit = std::min(limit, kMaxPage);
   // One more than the page: whether it exists says whether another page follows.
-  run_raw(redis_, kPage, {kRoomIndex},
-          {after.empty() ? std::string("-") : "(" + std::string(after), std::to_string(limit + 1)},
-          [limit, done = std::move(done)](Result<RedisReply, RedisError> reply) {
-            if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
-            auto status = status_of(reply.value());
-            if (!status.ok()) return done(status.error());
-            const auto& e = reply.value().elements;
-            if (e.size() % 4 != 1) return done(RoomDirectoryError(protocol_error("page")));
-            RoomManager::Page out;
-            for (std::size_t i = 1; i < e.size() && out.rooms.size() < limit; i += 4) {
-              auto host = number<UserId>(e[i + 1]);
-              auto count = number<std::size_t>(e[i + 2]);
-              auto max = number<std::size_t>(e[i + 3]);
-              if (!host || !count || !max) return done(RoomDirectoryError(protocol_error("page")));
-              out.rooms.push_back({e[i].str, *host, *count, *max});
-            }
-            if (e.size() / 4 > limit && !out.rooms.empty()) out.next = out.rooms.back().room_id;
-            done(std::move(out));
-          });
+  run_script(
+      redis_, kPage, {kRoomIndex},
+      {after.empty() ? std::string("-") : "(" + std::string(after), std::to_string(limit + 1)},
+      [limit, done = std::move(done)](Result<RedisReply, RedisError> reply) {
+        if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
+        auto status = status_of(reply.value());
+        if (!status.ok()) return done(status.error());
+        const auto& e = reply.value().elements;
+        if (e.size() % 4 != 1) return done(RoomDirectoryError(protocol_error("page")));
+        RoomManager::Page out;
+        for (std::size_t i = 1; i < e.size() && out.rooms.size() < limit; i += 4) {
+          auto host = number<UserId>(e[i + 1]);
+          auto count = number<std::size_t>(e[i + 2]);
+          auto max = number<std::size_t>(e[i + 3]);
+          if (!host || !count || !max) return done(RoomDirectoryError(protocol_error("page")));
+          out.rooms.push_back({e[i].str, *host, *count, *max});
+        }
+        if (e.size() / 4 > limit && !out.rooms.empty()) out.next = out.rooms.back().room_id;
+        done(std::move(out));
+      });
 }
 
 void RedisRoomDirectory::detail(const std::string& room_id,
                                 Done<std::optional<RoomManager::Detail>> done) {
-  run_raw(redis_, kDetail,
-          {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":ready")}, {},
-          [room_id, done = std::move(done)](Result<RedisReply, RedisError> reply) {
-            if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
-            auto status = status_of(reply.value());
-            if (!status.ok()) return done(status.error());
-            if (status.value() == "none") return done(std::optional<RoomManager::Detail>());
-            const auto& e = reply.value().elements;
-            if (e.size() != 4) return done(RoomDirectoryError(protocol_error("detail")));
-            auto max = number<std::size_t>(e[1]);
-            auto members = users(e[2]);
-            auto ready = users(e[3]);
-            if (!max || !members.ok() || !ready.ok() || members.value().empty())
-              return done(RoomDirectoryError(protocol_error("detail")));
-            UserId host = members.value().front();
-            done(std::optional(RoomManager::Detail{room_id, host, std::move(members.value()),
-                                                   std::move(ready.value()), *max}));
-          });
+  run_script(redis_, kDetail,
+             {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":ready")}, {},
+             [room_id, done = std::move(done)](Result<RedisReply, RedisError> reply) {
+               if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
+               auto status = status_of(reply.value());
+               if (!status.ok()) return done(status.error());
+               if (status.value() == "none") return done(std::optional<RoomManager::Detail>());
+               const auto& e = reply.value().elements;
+               if (e.size() != 4) return done(RoomDirectoryError(protocol_error("detail")));
+               auto max = number<std::size_t>(e[1]);
+               auto members = users(e[2]);
+               auto ready = users(e[3]);
+               if (!max || !members.ok() || !ready.ok() || members.value().empty())
+                 return done(RoomDirectoryError(protocol_error("detail")));
+               UserId host = members.value().front();
+               done(std::optional(RoomManager::Detail{room_id, host, std::move(members.value()),
+                                                      std::move(ready.value()), *max}));
+             });
 }
 
 void RedisRoomDirectory::close(const std::string& room_id,
                                Done<std::optional<std::vector<UserId>>> done) {
-  run_raw(redis_, kClose,
-          {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
-           room_key(room_id, ":ready"), kRoomIndex},
-          {room_id}, [done = std::move(done)](Result<RedisReply, RedisError> reply) {
-            if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
-            auto status = status_of(reply.value());
-            if (!status.ok()) return done(status.error());
-            if (status.value() == "none") return done(std::optional<std::vector<UserId>>());
-            auto members = users(reply.value(), 1);
-            if (!members.ok()) return done(members.error());
-            done(std::optional(std::move(members.value())));
-          });
+  run_script(redis_, kClose,
+             {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
+              room_key(room_id, ":ready"), kRoomIndex},
+             {room_id}, [done = std::move(done)](Result<RedisReply, RedisError> reply) {
+               if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
+               auto status = status_of(reply.value());
+               if (!status.ok()) return done(status.error());
+               if (status.value() == "none") return done(std::optional<std::vector<UserId>>());
+               auto members = users(reply.value(), 1);
+               if (!members.ok()) return done(members.error());
+               done(std::optional(std::move(members.value())));
+             });
 }
 
 }  // namespace switchboard

@@ -1,23 +1,34 @@
 #include "switchboard/cluster/redis_script.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 namespace switchboard {
 
 namespace {
+std::string to_hex(const unsigned char* data, std::size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 15];
+  }
+  return out;
+}
+
 std::string sha1_hex(const std::string& text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha1(), nullptr);
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += digits[digest[i] >> 4];
-    out += digits[digest[i] & 15];
-  }
-  return out;
+  return to_hex(digest, len);
 }
 }  // namespace
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> buffer(bytes);
+  RAND_bytes(buffer.data(), static_cast<int>(buffer.size()));
+  return to_hex(buffer.data(), buffer.size());
+}
 
 RedisScript::RedisScript(std::string lua) : source(std::move(lua)), sha1(sha1_hex(source)) {}
 

@@ -1,10 +1,8 @@
 #pragma once
-// What the RedisRoomDirectory tests share: a redis-server of the test's own, io threads, and
-// a bounded wait for a directory's answer.
+// What the RedisRoomDirectory tests share: RedisFixture (a redis-server of the test's own, io
+// threads, clients that are up), and a bounded wait for a directory's answer.
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -12,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "support/redis_server.hpp"
+#include "support/redis_fixture.hpp"
 #include "switchboard/cluster/redis_room_directory.hpp"
 
 namespace switchboard::test {
@@ -20,7 +18,7 @@ namespace switchboard::test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-constexpr auto kWait = 10s;
+constexpr auto kWait = kRedisWait;
 
 /// Waits for a directory callback; the result, or a failure after the bound.
 template <class T>
@@ -41,38 +39,9 @@ inline std::string describe(const RoomDirectoryError& e) {
   return "RedisError " + std::get<RedisError>(e).message;
 }
 
-class RedisRoomDirectoryTest : public ::testing::Test {
+class RedisRoomDirectoryTest : public RedisFixture {
  protected:
-  void SetUp() override {
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io_.run(); });
-  }
-  void TearDown() override {
-    for (auto& c : clients_) c->stop();
-    guard_.reset();
-    for (auto& t : threads_) t.join();
-  }
-
-  std::shared_ptr<RedisClient> client() {
-    RedisClientOptions o;
-    o.endpoint = parse_redis_url(server_.url()).value();
-    auto c = RedisClient::create(io_.get_executor(), o);
-    auto up = std::make_shared<std::promise<void>>();
-    auto once = std::make_shared<std::once_flag>();
-    c->on_state([up, once](bool is_up, const std::string&) {
-      if (is_up) std::call_once(*once, [&] { up->set_value(); });
-    });
-    c->start();
-    EXPECT_EQ(up->get_future().wait_for(kWait), std::future_status::ready);
-    clients_.push_back(c);
-    return c;
-  }
-
   RoomLimits limits_{16, 64, 2};
-  test::RedisServer server_;
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_ = asio::make_work_guard(io_);
-  std::vector<std::thread> threads_;
-  std::vector<std::shared_ptr<RedisClient>> clients_;
 };
 
 }  // namespace switchboard::test

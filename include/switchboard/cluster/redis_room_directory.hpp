@@ -25,13 +25,15 @@ using RoomDirectoryError = std::variant<SignalError, RedisError>;
 /// so that two daemons racing cannot both admit a member past a limit. Outcomes have
 /// RoomManager's shapes so that one interface can later cover both.
 ///
-/// Scripts run with EVALSHA (their SHA-1 computed here), falling back to EVAL when Redis
-/// answers NOSCRIPT (after a restart or SCRIPT FLUSH), which also loads them again.
+/// Scripts are loaded in every handshake of the client (RedisClient::preload_script) and run
+/// with EVALSHA (run_script: EVAL after a NOSCRIPT, which only a SCRIPT FLUSH leaves).
 /// leave_all, memberships, page and close find the rooms or users they touch in the data
 /// (a user's room set, a room's members), so they name keys they were not given: right on one
 /// Redis, not on a Redis Cluster (whose scripts must declare every key).
 /// Callbacks run on the client's strand; a call in flight holds what it needs, so the
 /// directory may go before its calls are answered.
+struct RedisScript;
+
 class RedisRoomDirectory {
  public:
   using Membership = RoomManager::Membership;
@@ -72,19 +74,10 @@ class RedisRoomDirectory {
   /// join order, or nullopt when there is no such room.
   void close(const std::string& room_id, Done<std::optional<std::vector<UserId>>> done);
 
-  struct Script {
-    std::string source;
-    std::string sha1;  // hex
-  };
-
  private:
-  using ReplyDone = std::function<void(Result<RedisReply, RedisError>)>;
-  /// Runs a script; `done` gets its reply as Redis gave it (a script error included).
-  static void run_raw(const std::shared_ptr<RedisClient>& redis, const Script& script,
-                      std::vector<std::string> keys, std::vector<std::string> args, ReplyDone done);
   /// The script's reply: {"ok", members...} or {"err", code}.
   using ScriptDone = std::function<void(Result<std::vector<UserId>, RoomDirectoryError>)>;
-  static void run(const std::shared_ptr<RedisClient>& redis, const Script& script,
+  static void run(const std::shared_ptr<RedisClient>& redis, const RedisScript& script,
                   std::vector<std::string> keys, std::vector<std::string> args, ScriptDone done);
   static void create_attempt(std::shared_ptr<RedisClient> redis, RoomLimits limits,
                              RoomManager::IdGenerator new_room_id, UserId creator,

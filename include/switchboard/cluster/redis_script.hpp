@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,5 +25,8 @@ struct RedisScript {
 void run_script(const std::shared_ptr<RedisClient>& redis, const RedisScript& script,
                 std::vector<std::string> keys, std::vector<std::string> args,
                 RedisClient::Callback done);
+
+/// `bytes` random bytes (OpenSSL's CSPRNG) in lowercase hex: room ids, node tokens.
+std::string random_hex(std::size_t bytes);
 
 }  // namespace switchboard
