@@ -1,5 +1,6 @@
 #include "switchboard/cluster/redis_room_directory.hpp"
 
+#include "switchboard/cluster/presence_directory.hpp"
 #include "switchboard/cluster/redis_script.hpp"
 
 #include <algorithm>
@@ -26,6 +27,13 @@ end
 local function room_key(id, part) return 'sb:room:{' .. id .. '}' .. part end
 local function user_rooms_key(user) return 'sb:user:' .. user .. ':rooms' end
 -- A room's last member is gone: its keys and its place in the index go with it.
+local function others(members, user)
+  local out = {}
+  for _, m in ipairs(members) do
+    if m ~= user then out[#out + 1] = m end
+  end
+  return out
+end
 local function delete_room(id, index)
   redis.call('DEL', room_key(id, ''), room_key(id, ':members'), room_key(id, ':seq'),
              room_key(id, ':ready'))
@@ -33,8 +41,11 @@ local function delete_room(id, index)
 end
 )lua";
 
+// Scripts that change a room tell its other members in the same step (sb_fanout publishes to
+// the inbox of each node holding some of them), so every node hears a room's events in the
+// order the room changed.
 RedisScript room_script(const char* body) {
-  return RedisScript(std::string(kPrelude) + body);
+  return RedisScript(std::string(kFanoutLua) + kPrelude + body);
 }
 
 // KEYS: room, members, seq, user's rooms, index. ARGV: user, room id, rooms per user, max.
@@ -58,7 +69,9 @@ if redis.call('ZCARD', KEYS[2]) >= tonumber(max) then return {'err', 'room_full'
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then return {'err', 'too_many_rooms'} end
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
 add_user_room(KEYS[4], ARGV[2])
-return {'ok', unpack(redis.call('ZRANGE', KEYS[2], 0, -1))}
+local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+sb_fanout(others(members, ARGV[1]), {k = 'room', ev = 'peer_joined', room = ARGV[2], user = ARGV[1]})
+return {'ok', unpack(members)}
 )lua");
 
 // KEYS: room, members, seq, ready, user's rooms, index. ARGV: user, room id.
@@ -68,7 +81,11 @@ if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return {'err', 'not_in_room'} 
 redis.call('SREM', KEYS[4], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[2])
 local left = redis.call('ZRANGE', KEYS[2], 0, -1)
-if #left == 0 then delete_room(ARGV[2], KEYS[6]) end
+if #left == 0 then
+  delete_room(ARGV[2], KEYS[6])
+else
+  sb_fanout(left, {k = 'room', ev = 'peer_left', room = ARGV[2], user = ARGV[1], host = left[1]})
+end
 return {'ok', unpack(left)}
 )lua");
 
@@ -81,19 +98,25 @@ for _, id in ipairs(ids) do
   redis.call('ZREM', room_key(id, ':members'), ARGV[1])
   redis.call('SREM', room_key(id, ':ready'), ARGV[1])
   local left = redis.call('ZRANGE', room_key(id, ':members'), 0, -1)
-  if #left == 0 then delete_room(id, KEYS[2]) end
+  if #left == 0 then
+    delete_room(id, KEYS[2])
+  else
+    sb_fanout(left, {k = 'room', ev = 'peer_left', room = id, user = ARGV[1], host = left[1]})
+  end
   out[#out + 1] = id
   out[#out + 1] = left
 end
 return out
 )lua");
 
-// KEYS: room, members, ready. ARGV: user.
+// KEYS: room, members, ready. ARGV: user, room id.
 const RedisScript kReady = room_script(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'room_not_found'} end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'err', 'not_in_room'} end
 redis.call('SADD', KEYS[3], ARGV[1])
-return {'ok', unpack(redis.call('ZRANGE', KEYS[2], 0, -1))}
+local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+sb_fanout(others(members, ARGV[1]), {k = 'room', ev = 'peer_ready', room = ARGV[2], user = ARGV[1]})
+return {'ok', unpack(members)}
 )lua");
 
 // KEYS: room, members. ARGV: from, to. RoomManager::check_relay's order of the rules.
@@ -140,12 +163,14 @@ end
 return {'ok', max, members, ready}
 )lua");
 
-// KEYS: room, members, seq, ready, index. ARGV: room id. Answers {"ok", member...} or {"none"}.
+// KEYS: room, members, seq, ready, index. ARGV: room id, reason. Answers {"ok", member...} or
+// {"none"}. Every member is told RoomClosed, those on the calling node too.
 const RedisScript kClose = room_script(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'none'} end
 local members = redis.call('ZRANGE', KEYS[2], 0, -1)
 for _, m in ipairs(members) do redis.call('ZREM', user_rooms_key(m), ARGV[1]) end
 delete_room(ARGV[1], KEYS[5])
+sb_fanout(members, {k = 'room', ev = 'room_closed', room = ARGV[1], user = '0', reason = ARGV[2]})
 return {'ok', unpack(members)}
 )lua");
 
@@ -333,7 +358,7 @@ void RedisRoomDirectory::ready(UserId user, const std::string& room_id,
                                Done<std::vector<UserId>> done) {
   run(redis_, kReady,
       {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":ready")},
-      {std::to_string(user)}, [user, done = std::move(done)](auto r) {
+      {std::to_string(user), room_id}, [user, done = std::move(done)](auto r) {
         if (!r.ok()) return done(r.error());
         auto others = std::move(r.value());
         std::erase(others, user);
@@ -432,12 +457,13 @@ void RedisRoomDirectory::detail(const std::string& room_id,
              });
 }
 
-void RedisRoomDirectory::close(const std::string& room_id,
+void RedisRoomDirectory::close(const std::string& room_id, std::string_view reason,
                                Done<std::optional<std::vector<UserId>>> done) {
   run_script(redis_, kClose,
              {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
               room_key(room_id, ":ready"), kRoomIndex},
-             {room_id}, [done = std::move(done)](Result<RedisReply, RedisError> reply) {
+             {room_id, std::string(reason)},
+             [done = std::move(done)](Result<RedisReply, RedisError> reply) {
                if (!reply.ok()) return done(RoomDirectoryError(reply.error()));
                auto status = status_of(reply.value());
                if (!status.ok()) return done(status.error());

@@ -196,9 +196,10 @@ TEST_F(PresenceTest, RacingClaimsFromTwoNodesLeaveOneHolderAndTellTheOther) {
 TEST_F(PresenceTest, RelaysReachTheTargetsNodeInOrderAndBreakTheRulesAsRoomManagerDoes) {
   Node a = node("a");
   Node b = node("b");
+  // The room first: its joins, made before anyone is connected, tell nobody.
+  const std::string room = room_with({1, 2, 3});  // 3 is in the room, connected nowhere
   claim(a, 1, "c1");
   claim(b, 2, "c2");
-  const std::string room = room_with({1, 2, 3});  // 3 is in the room, connected nowhere
   expect_relays_in_order(a, b, room, 1000);
   EXPECT_EQ(relay(a, 1, 2, "no-such-room", "x"), SignalError::room_not_found);
   EXPECT_EQ(relay(a, 4, 2, room, "x"), SignalError::not_in_room);
@@ -276,9 +277,10 @@ TEST_F(PresenceTest, ScriptsAndSubscriptionsComeBackAfterARedisRestart) {
   EXPECT_EQ(told->kind, ClusterEnvelope::Kind::replace);
   // The relay script was loaded again in the reconnect's handshake: pipelined relays never
   // meet NOSCRIPT, whose resend would put them out of order.
+  const std::string room = room_with({1, 2});
   claim(a, 1, "c1");
   claim(b, 2, "c2");
-  expect_relays_in_order(a, b, room_with({1, 2}), 300);
+  expect_relays_in_order(a, b, room, 300);
 }
 
 TEST_F(PresenceTest, PreloadedScriptsAreInRedisBeforeTheClientSaysItIsUp) {
@@ -296,6 +298,64 @@ TEST_F(PresenceTest, PreloadedScriptsAreInRedisBeforeTheClientSaysItIsUp) {
   ASSERT_EQ(states->next(), std::optional<bool>(true));
   // The first command after up finds it: it was loaded in the handshake.
   EXPECT_EQ(loaded(), 1);
+}
+
+TEST_F(PresenceTest, RoomScriptsTellTheOtherMembersNodesWhatChangedInOrder) {
+  Node a = node("a");
+  Node b = node("b");
+  claim(a, 1, "c1");
+  claim(b, 2, "c2");
+  claim(b, 3, "c3");
+  RedisRoomDirectory rooms(a.commands, RoomLimits{});
+  using Joined = Result<RoomManager::Membership, RoomDirectoryError>;
+  auto created =
+      await_answer<Joined>([&](auto done) { rooms.create(1, std::nullopt, std::move(done)); });
+  ASSERT_TRUE(created.ok());
+  const std::string room = created.value().room_id;
+  for (UserId u : {2, 3}) {
+    ASSERT_TRUE(
+        await_answer<Joined>([&](auto done) { rooms.join(u, room, std::move(done)); }).ok());
+  }
+  ASSERT_TRUE((await_answer<Result<std::vector<UserId>, RoomDirectoryError>>([&](auto done) {
+                rooms.ready(2, room, std::move(done));
+              })).ok());
+  ASSERT_TRUE((await_answer<Result<RoomManager::Departure, RoomDirectoryError>>([&](auto done) {
+                rooms.leave(1, room, std::move(done));
+              })).ok());
+  ASSERT_TRUE(
+      (await_answer<Result<std::optional<std::vector<UserId>>, RoomDirectoryError>>([&](auto done) {
+        rooms.close(room, "maintenance", std::move(done));
+      })).ok());
+  struct Seen {
+    MsgType type;
+    UserId user;
+    std::vector<UserId> to;
+    UserId host = 0;
+    std::string reason;
+  };
+  auto expect = [](Inbox<ClusterEnvelope>& inbox, std::vector<Seen> want) {
+    for (const auto& w : want) {
+      auto e = inbox.next();
+      ASSERT_TRUE(e.has_value()) << "missing event " << static_cast<int>(w.type);
+      EXPECT_EQ(e->kind, ClusterEnvelope::Kind::room_event);
+      EXPECT_EQ(e->type, w.type);
+      EXPECT_EQ(e->user, w.user);
+      EXPECT_EQ(e->to, w.to);
+      EXPECT_EQ(e->host, w.host);
+      EXPECT_EQ(e->reason, w.reason);
+    }
+    EXPECT_FALSE(inbox.next(200ms).has_value()) << "an event too many";
+  };
+  // a holds 1: it hears 2 and 3 join and 2 get ready (its own leave is its caller's).
+  expect(*a.received, {{MsgType::peer_joined, 2, {1}, 0, ""},
+                       {MsgType::peer_joined, 3, {1}, 0, ""},
+                       {MsgType::peer_ready, 2, {1}, 0, ""}});
+  // b holds 2 and 3: 3's join reaches 2 only, 2's Ready reaches 3 only, then 1 leaves (2 is
+  // host) and the room closes for both.
+  expect(*b.received, {{MsgType::peer_joined, 3, {2}, 0, ""},
+                       {MsgType::peer_ready, 2, {3}, 0, ""},
+                       {MsgType::peer_left, 1, {2, 3}, 2, ""},
+                       {MsgType::room_closed, 0, {2, 3}, 0, "maintenance"}});
 }
 
 }  // namespace

@@ -207,8 +207,8 @@ TEST_F(RedisRoomDifferentialTest, ARandomSequenceHasRoomManagersOutcomesAndState
         std::string id = room();
         what = "close " + id;
         want = "ok " + show(reference.close(id));
-        got = show(
-            wait<std::optional<std::vector<UserId>>>([&](auto done) { rooms.close(id, done); }));
+        got = show(wait<std::optional<std::vector<UserId>>>(
+            [&](auto done) { rooms.close(id, "closed", done); }));
         break;
       }
       case 16: {

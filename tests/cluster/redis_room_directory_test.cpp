@@ -253,11 +253,12 @@ TEST_F(RedisRoomDirectoryTest, TheAdminViewPagesInIdOrderAndCloseRemovesEveryMem
   EXPECT_EQ(a.value()->members, (std::vector<UserId>{2, 3}));
   EXPECT_EQ(a.value()->ready, (std::vector<UserId>{3}));
 
-  auto closed =
-      wait<std::optional<std::vector<UserId>>>([&](auto done) { rooms.close("a", done); });
+  auto closed = wait<std::optional<std::vector<UserId>>>(
+      [&](auto done) { rooms.close("a", "closed", done); });
   ASSERT_TRUE(closed.ok() && closed.value());
   EXPECT_EQ(*closed.value(), (std::vector<UserId>{2, 3}));
-  auto again = wait<std::optional<std::vector<UserId>>>([&](auto done) { rooms.close("a", done); });
+  auto again = wait<std::optional<std::vector<UserId>>>(
+      [&](auto done) { rooms.close("a", "closed", done); });
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(again.value().has_value());
   auto gone = wait<std::optional<RoomManager::Detail>>([&](auto done) { rooms.detail("a", done); });

@@ -70,9 +70,11 @@ class RedisRoomDirectory {
   /// bound on one reply.
   void page(std::string_view after, std::size_t limit, Done<RoomManager::Page> done);
   void detail(const std::string& room_id, Done<std::optional<RoomManager::Detail>> done);
-  /// Removes the room and every membership in it at once (no hand-over); its members in
-  /// join order, or nullopt when there is no such room.
-  void close(const std::string& room_id, Done<std::optional<std::vector<UserId>>> done);
+  /// Removes the room and every membership in it at once (no hand-over), and tells every
+  /// member RoomClosed with `reason`; its members in join order, or nullopt when there is no
+  /// such room.
+  void close(const std::string& room_id, std::string_view reason,
+             Done<std::optional<std::vector<UserId>>> done);
 
  private:
   /// The script's reply: {"ok", members...} or {"err", code}.
