@@ -89,8 +89,17 @@ end
 return {'ok', unpack(left)}
 )lua");
 
-// KEYS: user's rooms, index. ARGV: user. Answers {"ok", room id, {remaining...}, ...}.
+// KEYS: user's rooms, index. ARGV: user, and optionally the node and connection that must
+// still hold the user's presence (then it goes too; when another holds it, nothing changes).
+// Answers {"ok", room id, {remaining...}, ...}.
 const RedisScript kLeaveAll = room_script(R"lua(
+if ARGV[2] then
+  local presence = 'sb:presence:' .. ARGV[1]
+  local holder = redis.call('HMGET', presence, 'node', 'conn')
+  if holder[1] ~= ARGV[2] or holder[2] ~= ARGV[3] then return {'ok'} end
+  redis.call('DEL', presence)
+  redis.call('SREM', 'sb:node:' .. ARGV[2] .. ':users', ARGV[1])
+end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 redis.call('DEL', KEYS[1])
 local out = {'ok'}
@@ -349,6 +358,15 @@ void RedisRoomDirectory::leave(UserId user, const std::string& room_id, Done<Dep
 
 void RedisRoomDirectory::leave_all(UserId user, Done<std::vector<Departure>> done) {
   run_script(redis_, kLeaveAll, {user_rooms_key(user), kRoomIndex}, {std::to_string(user)},
+             [done = std::move(done)](Result<RedisReply, RedisError> reply) {
+               done(rooms_with_members<Departure>(reply));
+             });
+}
+
+void RedisRoomDirectory::release(UserId user, const std::string& node, const std::string& conn,
+                                 Done<std::vector<Departure>> done) {
+  run_script(redis_, kLeaveAll, {user_rooms_key(user), kRoomIndex},
+             {std::to_string(user), node, conn},
              [done = std::move(done)](Result<RedisReply, RedisError> reply) {
                done(rooms_with_members<Departure>(reply));
              });

@@ -50,6 +50,12 @@ class RedisRoomDirectory {
   /// Leaves every room of `user` in one script (disconnection, replacement): the departures
   /// in the order the user entered the rooms, as RoomManager::leave_all gives them.
   void leave_all(UserId user, Done<std::vector<Departure>> done);
+  /// A connection of `user` has ended: if it (`conn` on `node`) still holds the user's
+  /// presence (PresenceDirectory), the presence goes and the user leaves every room, in one
+  /// step; if a newer connection holds it, nothing changes (no departures), so a late end
+  /// never takes the newer connection's rooms.
+  void release(UserId user, const std::string& node, const std::string& conn,
+               Done<std::vector<Departure>> done);
   /// Marks `user` ready; the room's other members.
   void ready(UserId user, const std::string& room_id, Done<std::vector<UserId>> done);
   /// Why `from` may not send to `to` in `room_id`, or nullopt when it may; RoomManager's
