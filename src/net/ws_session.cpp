@@ -137,6 +137,7 @@ void WsSession::on_accept(boost::system::error_code ec) {
 }
 
 void WsSession::wait_for_message() {
+  if (close_started_) return;  // the close reads on by itself; its end finishes the session
   // More has been read from the socket already: the next message is (most likely) there.
   if (ws_.next_layer().has_input()) return read_message();
   // A read of no bytes: Beast reads the next frame's header (answering pings on the way) into
@@ -151,6 +152,7 @@ void WsSession::wait_for_message() {
                             self->heard_ = true;
                             // A message of no bytes is whole already; anything else is read on.
                             if (self->ws_.is_message_done()) return self->on_read(ec);
+                            if (self->close_started_) return;  // the close drains it
                             self->read_message();
                           }));
 }
@@ -358,6 +360,7 @@ void WsSession::do_write() {
     case Outgoing::Kind::close:
       // The close handshake ends in Beast's teardown; the read sees its end and finishes.
       ws_.next_layer().uncork();
+      close_started_ = true;
       return ws_.async_close(
           websocket::close_reason(static_cast<websocket::close_code>(next->code), *next->payload),
           net::bind_cancellation_slot(close_cancel_.slot(), [self = shared_from_this()](auto ec) {

@@ -128,8 +128,12 @@ class WsSession : public SessionCarrier,
   std::vector<Outgoing> batch_;  // what the writer took from the queue, written in order
   std::size_t batch_next_ = 0;   // the next item of batch_ to write
   bool drop_unsent_ = false;     // a close that drops the queue has begun: batch_'s texts go too
-  char seq_prefix_[32];          // `{"seq":N,` of the text being written (one write at a time)
-  bool heard_ = false;           // something arrived since the keepalive's last look
+  // async_close is under way: it reads to the peer's close frame itself, and no read of ours
+  // may start beside it (Boost 1.81's async_read sizes its buffer from the frame state the
+  // close is draining, before it waits its turn, and asserts on what it finds).
+  bool close_started_ = false;
+  char seq_prefix_[32];  // `{"seq":N,` of the text being written (one write at a time)
+  bool heard_ = false;   // something arrived since the keepalive's last look
   std::chrono::steady_clock::time_point next_keepalive_;  // the keepalive's next look
   std::chrono::steady_clock::time_point close_deadline_;  // once the close has begun
   bool ping_sent_ = false;                                // a keepalive ping is unanswered
