@@ -17,6 +17,7 @@
 #include <optional>
 #include <thread>
 
+#include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
 
 namespace switchboard {
@@ -28,35 +29,7 @@ using test::RedisServer;
 
 constexpr auto kWait = 10s;  // bound on every wait; a passing test waits far less
 
-/// What a callback on the io thread hands to the test thread.
-template <class T>
-class Inbox {
- public:
-  void push(T value) {
-    {
-      std::lock_guard lock(mutex_);
-      items_.push_back(std::move(value));
-    }
-    cv_.notify_all();
-  }
-  /// The next item, or nullopt after `timeout`.
-  std::optional<T> pop(std::chrono::milliseconds timeout = kWait) {
-    std::unique_lock lock(mutex_);
-    if (!cv_.wait_for(lock, timeout, [&] { return !items_.empty(); })) return std::nullopt;
-    T v = std::move(items_.front());
-    items_.pop_front();
-    return v;
-  }
-  std::size_t size() {
-    std::lock_guard lock(mutex_);
-    return items_.size();
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<T> items_;
-};
+using test::Inbox;
 
 struct StateChange {
   bool up;
@@ -73,7 +46,7 @@ struct Client {
 
   /// Waits for the next state change and checks it is `up`.
   ::testing::AssertionResult becomes(bool up) {
-    auto s = states->pop();
+    auto s = states->next();
     if (!s) return ::testing::AssertionFailure() << "no state change within the bound";
     if (s->up != up)
       return ::testing::AssertionFailure() << "went " << (s->up ? "up" : "down: ") << s->reason;
@@ -214,18 +187,18 @@ TEST_F(RedisClientTest, PubSubDeliversToChannelsAndPatterns) {
   sub->subscribe("news");
   sub->psubscribe("room.*");
   for (int i = 0; i < 2; ++i) {
-    auto e = sub.events->pop();
+    auto e = sub.events->next();
     ASSERT_TRUE(e);
     EXPECT_EQ(e->kind, RedisPubSubEvent::Kind::subscribed);
   }
   EXPECT_EQ(ok(*pub, {"PUBLISH", "news", "hello"}).integer, 1);
   EXPECT_EQ(ok(*pub, {"PUBLISH", "room.7", "hi 7"}).integer, 1);
-  auto m1 = sub.events->pop();
+  auto m1 = sub.events->next();
   ASSERT_TRUE(m1);
   EXPECT_EQ(m1->kind, RedisPubSubEvent::Kind::message);
   EXPECT_EQ(m1->channel, "news");
   EXPECT_EQ(m1->payload, "hello");
-  auto m2 = sub.events->pop();
+  auto m2 = sub.events->next();
   ASSERT_TRUE(m2);
   EXPECT_EQ(m2->pattern, "room.*");
   EXPECT_EQ(m2->channel, "room.7");
@@ -263,7 +236,7 @@ TEST_F(RedisClientTest, ReconnectsAndResubscribesWhenRedisComesBack) {
   auto c = connected(server.url());
   auto sub = connected(server.url());
   sub->subscribe("news");
-  ASSERT_TRUE(sub.events->pop());
+  ASSERT_TRUE(sub.events->next());
   ok(*c, {"SET", "k", "before"});
 
   server.stop();
@@ -273,12 +246,12 @@ TEST_F(RedisClientTest, ReconnectsAndResubscribesWhenRedisComesBack) {
   EXPECT_TRUE(c.becomes(true));
   EXPECT_TRUE(sub.becomes(true));
 
-  auto again = sub.events->pop();
+  auto again = sub.events->next();
   ASSERT_TRUE(again);
   EXPECT_EQ(again->kind, RedisPubSubEvent::Kind::subscribed);
   EXPECT_EQ(again->channel, "news");
   EXPECT_EQ(ok(*c, {"PUBLISH", "news", "back"}).integer, 1);
-  auto m = sub.events->pop();
+  auto m = sub.events->next();
   ASSERT_TRUE(m);
   EXPECT_EQ(m->payload, "back");
   EXPECT_EQ(ok(*c, {"GET", "k"}).type, RedisReply::Type::nil);
@@ -290,7 +263,7 @@ TEST_F(RedisClientTest, UnreachableRedisIsReportedDownAndCommandsFail) {
   auto url = server.url();
   server.stop();
   auto c = make_client(url);
-  auto s = c.states->pop();
+  auto s = c.states->next();
   ASSERT_TRUE(s);
   EXPECT_FALSE(s->up);
   EXPECT_NE(s->reason.find("refused"), std::string::npos) << s->reason;
@@ -337,7 +310,7 @@ TEST_F(RedisClientTest, ACommandTimesOutAndItsLateReplyIsDropped) {
 TEST_F(RedisClientTest, AWrongPasswordIsAClearError) {
   RedisServer server("right-password");
   auto c = make_client("redis://:wrong-password@127.0.0.1:" + std::to_string(server.port()));
-  auto s = c.states->pop();
+  auto s = c.states->next();
   ASSERT_TRUE(s);
   EXPECT_FALSE(s->up);
   EXPECT_NE(s->reason.find("AUTH"), std::string::npos) << s->reason;
@@ -348,7 +321,7 @@ TEST_F(RedisClientTest, AWrongPasswordIsAClearError) {
   EXPECT_NE(r.error().message.find("WRONGPASS"), std::string::npos) << r.error().message;
 
   auto none = make_client("redis://127.0.0.1:" + std::to_string(server.port()));
-  auto n = none.states->pop();
+  auto n = none.states->next();
   ASSERT_TRUE(n);
   EXPECT_FALSE(n->up);
   EXPECT_NE(n->reason.find("NOAUTH"), std::string::npos) << n->reason;
