@@ -1,5 +1,6 @@
 #include "switchboard/cluster/node_liveness.hpp"
 
+#include "switchboard/cluster/redis_keys.hpp"
 #include "switchboard/cluster/redis_script.hpp"
 
 #include <algorithm>
@@ -70,16 +71,7 @@ redis.call('SREM', KEYS[2], ARGV[2])
 return 1
 )lua");
 
-const std::string kNodes = "sb:nodes";
-std::string node_key(const std::string& node) {
-  return "sb:node:" + node;
-}
-std::string users_key(const std::string& node) {
-  return "sb:node:" + node + ":users";
-}
-std::string lock_key(const std::string& node) {
-  return "sb:reap:" + node;
-}
+using namespace redis_keys;
 
 using Integer = Result<long long, RedisError>;
 
@@ -159,7 +151,8 @@ void NodeLiveness::stop(Done done) {
     if (!was_started) return done(Unit{});
     // Sent after any registration still in flight (one connection keeps the order), and
     // token_ is already the one that registration sets: it is deleted too.
-    eval(self->redis_, kDeregister, {node_key(self->node_id_), kNodes, users_key(self->node_id_)},
+    eval(self->redis_, kDeregister,
+         {node_key(self->node_id_), kNodes, node_users_key(self->node_id_)},
          {self->token_, self->node_id_}, [done](Integer r) {
            if (!r.ok()) return done(unavailable(r.error()));
            done(Unit{});
@@ -197,7 +190,7 @@ void NodeLiveness::on_tick() {
   }
   // A dead-node handler may take longer than the lock's ttl: hold the lock while it runs.
   for (const auto& node : reaping_) {
-    eval(redis_, kRefresh, {lock_key(node)}, {node_id_, std::to_string(ttl_.count())},
+    eval(redis_, kRefresh, {reap_lock_key(node)}, {node_id_, std::to_string(ttl_.count())},
          [](Integer) {});
   }
 }
@@ -207,7 +200,8 @@ void NodeLiveness::try_register() {
   register_in_flight_ = true;
   // Set before the answer, so that a stop() meanwhile deletes what this registers.
   token_ = random_token();
-  eval(redis_, kRegister, {node_key(node_id_), kNodes, users_key(node_id_), lock_key(node_id_)},
+  eval(redis_, kRegister,
+       {node_key(node_id_), kNodes, node_users_key(node_id_), reap_lock_key(node_id_)},
        {token_, std::to_string(ttl_.count()), node_id_}, [weak = weak_from_this()](Integer r) {
          auto self = weak.lock();
          if (!self) return;
@@ -276,7 +270,7 @@ void NodeLiveness::sweep() {
 
 void NodeLiveness::claim(const std::string& node) {
   claiming_.insert(node);
-  eval(redis_, kClaim, {node_key(node), kNodes, lock_key(node)},
+  eval(redis_, kClaim, {node_key(node), kNodes, reap_lock_key(node)},
        {node, node_id_, std::to_string(ttl_.count())}, [weak = weak_from_this(), node](Integer r) {
          auto self = weak.lock();
          if (!self) return;
@@ -291,8 +285,8 @@ void NodeLiveness::claim(const std::string& node) {
 
 void NodeLiveness::reap(const std::string& node) {
   reaping_.insert(node);
-  redis_->command({"SMEMBERS", users_key(node)}, [weak = weak_from_this(),
-                                                  node](RedisClient::Reply r) {
+  redis_->command({"SMEMBERS", node_users_key(node)}, [weak = weak_from_this(),
+                                                       node](RedisClient::Reply r) {
     auto self = weak.lock();
     if (!self) return;
     if (!r.ok() || r.value().type != RedisReply::Type::array || self->state_ == State::stopped) {
@@ -310,8 +304,8 @@ void NodeLiveness::reap(const std::string& node) {
     auto once = std::make_shared<std::atomic<bool>>(false);
     std::function<void()> finished = [redis = self->redis_, me = self->node_id_, node, weak, once] {
       if (once->exchange(true)) return;
-      eval(redis, kCleanup, {node_key(node), kNodes, users_key(node), lock_key(node)}, {node, me},
-           [weak, node](Integer done) {
+      eval(redis, kCleanup, {node_key(node), kNodes, node_users_key(node), reap_lock_key(node)},
+           {node, me}, [weak, node](Integer done) {
              if (auto s = weak.lock()) s->reaped(node, done.ok());
            });
     };

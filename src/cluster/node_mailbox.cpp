@@ -1,6 +1,6 @@
 #include "switchboard/cluster/node_mailbox.hpp"
 
-#include "switchboard/cluster/presence_directory.hpp"
+#include "switchboard/cluster/redis_keys.hpp"
 
 namespace switchboard {
 
@@ -9,7 +9,7 @@ NodeMailbox::NodeMailbox(std::shared_ptr<RedisClient> subscriber,
     : subscriber_(std::move(subscriber)),
       commands_(std::move(commands)),
       node_(std::move(node_id)),
-      inbox_(PresenceDirectory::inbox_channel(node_)) {}
+      inbox_(redis_keys::inbox_channel(node_)) {}
 
 void NodeMailbox::start() {
   // The handlers are copied into the client's: the mailbox may go before its client.
@@ -28,7 +28,7 @@ void NodeMailbox::start() {
     if (on_envelope) on_envelope(std::move(decoded.value()));
   });
   subscriber_->subscribe(inbox_);
-  subscriber_->subscribe(kBroadcast);
+  subscriber_->subscribe(redis_keys::kBroadcast);
   subscriber_->start();
 }
 
@@ -46,11 +46,11 @@ void NodeMailbox::publish(std::string channel, const ClusterEnvelope& e,
 
 void NodeMailbox::post(const std::string& node, const ClusterEnvelope& e,
                        RedisClient::Callback done) {
-  publish(PresenceDirectory::inbox_channel(node), e, std::move(done));
+  publish(redis_keys::inbox_channel(node), e, std::move(done));
 }
 
 void NodeMailbox::broadcast(const ClusterEnvelope& e, RedisClient::Callback done) {
-  publish(kBroadcast, e, std::move(done));
+  publish(redis_keys::kBroadcast, e, std::move(done));
 }
 
 }  // namespace switchboard

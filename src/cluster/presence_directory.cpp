@@ -1,8 +1,11 @@
 #include "switchboard/cluster/presence_directory.hpp"
 
+#include "switchboard/cluster/redis_keys.hpp"
 #include "switchboard/cluster/redis_script.hpp"
 
 namespace switchboard {
+
+using namespace redis_keys;
 
 const char* const kFanoutLua = R"lua(
 local function sb_fanout(users, event)
@@ -18,6 +21,15 @@ local function sb_fanout(users, event)
     event.to = to
     redis.call('PUBLISH', 'sb:inbox:' .. node, cjson.encode(event))
   end
+end
+)lua";
+
+const char* const kRelayRulesLua = R"lua(
+local function relay_refusal(room, members, from, to)
+  if redis.call('EXISTS', room) == 0 then return 'room_not_found' end
+  if not redis.call('ZSCORE', members, from) then return 'not_in_room' end
+  if not redis.call('ZSCORE', members, to) then return 'peer_not_in_room' end
+  return nil
 end
 )lua";
 
@@ -47,11 +59,9 @@ return 1
 )lua");
 
 // KEYS: room, members. ARGV: from, to, room id (unused: the keys carry it), text.
-// RoomManager::check_relay's order: the room, the sender, the target.
-const RedisScript kRelay(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'room_not_found' end
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 'not_in_room' end
-if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return 'peer_not_in_room' end
+const RedisScript kRelay(std::string(kRelayRulesLua) + R"lua(
+local refusal = relay_refusal(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+if refusal then return refusal end
 local node = redis.call('HGET', 'sb:presence:' .. ARGV[2], 'node')
 if not node then return 'peer_not_in_room' end
 redis.call('PUBLISH', 'sb:inbox:' .. node, 'D ' .. ARGV[2] .. '\n' .. ARGV[4])
@@ -62,10 +72,6 @@ RedisError unexpected(const std::string& what) {
   return RedisError{RedisError::Code::unavailable, "unexpected reply from Redis: " + what};
 }
 
-std::string room_key(const std::string& room_id, const char* part = "") {
-  return "sb:room:{" + room_id + "}" + part;
-}
-
 }  // namespace
 
 PresenceDirectory::PresenceDirectory(std::shared_ptr<RedisClient> redis, std::string node_id)
@@ -73,16 +79,6 @@ PresenceDirectory::PresenceDirectory(std::shared_ptr<RedisClient> redis, std::st
   for (const RedisScript* script : {&kClaim, &kRelease, &kRelay}) {
     redis_->preload_script(script->source);
   }
-}
-
-std::string PresenceDirectory::presence_key(UserId user) {
-  return "sb:presence:" + std::to_string(user);
-}
-std::string PresenceDirectory::node_users_key(const std::string& node) {
-  return "sb:node:" + node + ":users";
-}
-std::string PresenceDirectory::inbox_channel(const std::string& node) {
-  return "sb:inbox:" + node;
 }
 
 void PresenceDirectory::claim(UserId user, const std::string& conn,

@@ -1,6 +1,7 @@
 #include "switchboard/cluster/redis_room_directory.hpp"
 
 #include "switchboard/cluster/presence_directory.hpp"
+#include "switchboard/cluster/redis_keys.hpp"
 #include "switchboard/cluster/redis_script.hpp"
 
 #include <algorithm>
@@ -128,11 +129,10 @@ sb_fanout(others(members, ARGV[1]), {k = 'room', ev = 'peer_ready', room = ARGV[
 return {'ok', unpack(members)}
 )lua");
 
-// KEYS: room, members. ARGV: from, to. RoomManager::check_relay's order of the rules.
-const RedisScript kCheckRelay = room_script(R"lua(
-if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'room_not_found'} end
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'err', 'not_in_room'} end
-if not redis.call('ZSCORE', KEYS[2], ARGV[2]) then return {'err', 'peer_not_in_room'} end
+// KEYS: room, members. ARGV: from, to. The relay script's rules (PresenceDirectory), alone.
+const RedisScript kCheckRelay(std::string(kRelayRulesLua) + R"lua(
+local refusal = relay_refusal(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+if refusal then return {'err', refusal} end
 return {'ok'}
 )lua");
 
@@ -183,14 +183,7 @@ sb_fanout(members, {k = 'room', ev = 'room_closed', room = ARGV[1], user = '0', 
 return {'ok', unpack(members)}
 )lua");
 
-const std::string kRoomIndex = "sb:rooms";
-
-std::string room_key(const std::string& room_id, const char* part = "") {
-  return "sb:room:{" + room_id + "}" + part;
-}
-std::string user_rooms_key(UserId user) {
-  return "sb:user:" + std::to_string(user) + ":rooms";
-}
+using namespace redis_keys;
 
 std::optional<SignalError> signal_error(const std::string& code) {
   if (code == "room_not_found") return SignalError::room_not_found;

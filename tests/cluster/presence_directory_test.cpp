@@ -6,6 +6,7 @@
 
 #include "support/redis_fixture.hpp"
 #include "switchboard/cluster/node_mailbox.hpp"
+#include "switchboard/cluster/redis_keys.hpp"
 #include "switchboard/cluster/redis_room_directory.hpp"
 #include "switchboard/cluster/redis_script.hpp"
 
@@ -186,7 +187,7 @@ TEST_F(PresenceTest, RacingClaimsFromTwoNodesLeaveOneHolderAndTellTheOther) {
   ASSERT_EQ(told.size(), kUsers);
   for (UserId u = 1; u <= kUsers; ++u) {
     EXPECT_EQ(claims_seeing_the_other[u], 1) << u;
-    auto holder = command(a.commands, {"HGET", PresenceDirectory::presence_key(u), "node"}).str;
+    auto holder = command(a.commands, {"HGET", redis_keys::presence_key(u), "node"}).str;
     EXPECT_NE(holder, told[u]) << "user " << u << ": the node told to close still holds it";
   }
   EXPECT_EQ(members_of_set("sb:node:a:users").size() + members_of_set("sb:node:b:users").size(),

@@ -24,8 +24,6 @@ class NodeMailbox {
   /// size and why, for a log line; the envelope is dropped.
   using BadHandler = std::function<void(std::size_t size, const std::string& why)>;
 
-  static constexpr const char* kBroadcast = "sb:broadcast";
-
   NodeMailbox(std::shared_ptr<RedisClient> subscriber, std::shared_ptr<RedisClient> commands,
               std::string node_id);
 

@@ -56,10 +56,6 @@ class PresenceDirectory {
   void relay(UserId from, UserId to, const std::string& room_id, const std::string& text,
              Done<std::optional<SignalError>> done);
 
-  static std::string presence_key(UserId user);
-  static std::string node_users_key(const std::string& node);
-  static std::string inbox_channel(const std::string& node);
-
  private:
   std::shared_ptr<RedisClient> redis_;
   std::string node_;
@@ -70,5 +66,10 @@ class PresenceDirectory {
 /// holding some of `users`, with "to" set to that node's share of them. Users connected
 /// nowhere are skipped. Prepend it to a script's source.
 extern const char* const kFanoutLua;
+
+/// A Lua function for scripts that check a relay: `relay_refusal(room, members, from, to)`
+/// (the room's two keys and two user ids) answers RoomManager::check_relay's refusal in its
+/// order ('room_not_found', 'not_in_room', 'peer_not_in_room'), or nil when it may go.
+extern const char* const kRelayRulesLua;
 
 }  // namespace switchboard
