@@ -26,4 +26,20 @@ inline std::uint16_t free_port() {
   return ntohs(a.sin_port);
 }
 
+/// Sets `port` to a free port and calls `start` (which binds it, or throws
+/// std::runtime_error), trying another port when the start fails: someone may take the port
+/// between the pick and the bind. The fifth failure is thrown.
+template <class Start>
+void start_on_free_port(std::uint16_t& port, Start start) {
+  for (int attempt = 0;; ++attempt) {
+    port = free_port();
+    try {
+      start();
+      return;
+    } catch (const std::runtime_error&) {
+      if (attempt == 4) throw;
+    }
+  }
+}
+
 }  // namespace switchboard::test

@@ -78,15 +78,7 @@ PostgresServer::PostgresServer(bool durable) {
          << "max_connections = 300\n";
     if (!durable) conf << "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n";
   }
-  for (int attempt = 0;; ++attempt) {
-    port_ = free_port();
-    try {
-      start();
-      return;
-    } catch (const std::runtime_error&) {
-      if (attempt == 4) throw;
-    }
-  }
+  start_on_free_port(port_, [this] { start(); });
 }
 
 PostgresServer::~PostgresServer() {

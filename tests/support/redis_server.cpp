@@ -61,15 +61,7 @@ RedisServer::RedisServer(std::string password) : password_(std::move(password)) 
   char pattern[] = "/tmp/switchboard-redis.XXXXXX";
   if (!mkdtemp(pattern)) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
-  for (int attempt = 0;; ++attempt) {
-    port_ = free_port();
-    try {
-      start();
-      return;
-    } catch (const std::runtime_error&) {
-      if (attempt == 4) throw;
-    }
-  }
+  start_on_free_port(port_, [this] { start(); });
 }
 
 RedisServer::~RedisServer() {
