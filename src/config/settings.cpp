@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "switchboard/cluster/redis_url.hpp"
 #include "switchboard/ops/webhook_url.hpp"
 #include "switchboard/util/host_port.hpp"
 #include "switchboard/version.hpp"
@@ -117,6 +118,27 @@ const std::vector<Option>& options() {
        }},
       unsigned_option("db_pool_size", "most connections open to db_url's server (default 4)",
                       &Settings::db_pool_size, 1, 1024),
+      // Checked in check_consistency, whose errors never repeat the URL (it may hold a
+      // password).
+      string_option("redis_url",
+                    "redis://[:PASSWORD@]HOST[:PORT][/DB]: serve as one with every daemon on "
+                    "that Redis (needs db_url)",
+                    &Settings::redis_url, true),
+      {"node_id", "this daemon's name in the cluster: 1-64 of A-Z a-z 0-9 . _ - (default random)",
+       [](Settings& s, const std::string& v) -> std::string {
+         bool ok = !v.empty() && v.size() <= 64;
+         for (char c : v) {
+           ok = ok &&
+                (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+         }
+         if (!ok) return "expected 1 to 64 of A-Z a-z 0-9 . _ -";
+         s.node_id = v;
+         return {};
+       }},
+      unsigned_option("node_ttl",
+                      "seconds without a heartbeat before the other daemons take this one for "
+                      "dead (default 10)",
+                      &Settings::node_ttl, 1, 3600),
       string_option("web_root", "directory of static files served at / (default web)",
                     &Settings::web_root, true),
       {"log_level", "trace, debug, info, warn, error, critical or off (default info)",
@@ -320,6 +342,19 @@ std::string check_consistency(const Settings& s) {
   }
   if (!s.webhook_ca_file.empty() && s.webhook_url.empty()) {
     return "invalid setting webhook_ca_file: set webhook_url too";
+  }
+  if (!s.redis_url.empty()) {
+    if (auto url = parse_redis_url(s.redis_url); !url) {
+      return "invalid setting redis_url: " + url.error();
+    }
+    // Every daemon must know every account: one SQLite file per daemon cannot be shared.
+    if (s.db_url.empty()) {
+      return "invalid setting redis_url: a cluster needs one account store for every daemon: "
+             "set db_url (PostgreSQL); db_path's SQLite file serves one daemon only";
+    }
+  }
+  if (!s.node_id.empty() && s.redis_url.empty()) {
+    return "invalid setting node_id: set redis_url too";
   }
   // Checked here, not in the option: an option's error repeats the value, and this is a
   // secret. Short tokens are guessable; 32 characters of a generator hold enough entropy.

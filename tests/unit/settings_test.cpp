@@ -424,3 +424,45 @@ TEST(Settings, WebhookUrlAndSecretRefusalsNeverRepeatTheValue) {
 
 }  // namespace
 }  // namespace switchboard
+
+namespace switchboard {
+namespace {
+
+TEST(Settings, ClusterModeNeedsAValidRedisUrlAndPostgres) {
+  const char* pg = "postgresql://sb:pw@127.0.0.1:5432/sb";
+  auto s = expect_settings(load({}, {{"REDIS_URL", "redis://:s3cret@127.0.0.1:6380/2"},
+                                     {"DB_URL", pg},
+                                     {"NODE_ID", "node-a.1"},
+                                     {"NODE_TTL", "5"}}));
+  EXPECT_EQ(s.redis_url, "redis://:s3cret@127.0.0.1:6380/2");
+  EXPECT_EQ(s.node_id, "node-a.1");
+  EXPECT_EQ(s.node_ttl, 5u);
+  auto alone = expect_settings(load({}));
+  EXPECT_TRUE(alone.redis_url.empty() && alone.node_id.empty());
+  EXPECT_EQ(alone.node_ttl, 10u);
+
+  // With SQLite: refused in one line that says why and what to set.
+  auto sqlite = expect_error(load({}, {{"REDIS_URL", "redis://127.0.0.1:6379"}}));
+  EXPECT_NE(sqlite.find("redis_url"), std::string::npos) << sqlite;
+  EXPECT_NE(sqlite.find("db_url"), std::string::npos) << sqlite;
+  EXPECT_EQ(sqlite.find('\n'), std::string::npos) << sqlite;
+  // A bad URL names the setting and never repeats the password.
+  auto bad =
+      expect_error(load({}, {{"REDIS_URL", "rediss://:T0PSECRET@host:99999"}, {"DB_URL", pg}}));
+  EXPECT_NE(bad.find("redis_url"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("T0PSECRET"), std::string::npos) << bad;
+  for (const std::string& id : {std::string("a:b"), std::string("has space"),
+                                std::string("\xc3\xa9"), std::string(65, 'x')}) {
+    auto e = expect_error(
+        load({}, {{"REDIS_URL", "redis://127.0.0.1"}, {"DB_URL", pg}, {"NODE_ID", id}}));
+    EXPECT_NE(e.find("node_id"), std::string::npos) << id << ": " << e;
+  }
+  EXPECT_NE(expect_error(load({}, {{"NODE_ID", "a"}})).find("node_id"), std::string::npos);
+  EXPECT_NE(expect_error(
+                load({}, {{"REDIS_URL", "redis://127.0.0.1"}, {"DB_URL", pg}, {"NODE_TTL", "0"}}))
+                .find("node_ttl"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace switchboard

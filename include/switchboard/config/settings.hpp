@@ -22,6 +22,10 @@ struct Settings {
   std::string db_path = "switchboard.db";
   std::string db_url;  // postgresql://... keeps accounts in PostgreSQL instead of db_path
   unsigned db_pool_size = 4;
+  // Cluster mode (docs/cluster.md): daemons on one Redis serve as one. Needs db_url.
+  std::string redis_url;   // redis://[:PASSWORD@]HOST[:PORT][/DB]; empty: one daemon alone
+  std::string node_id;     // this daemon's name in Redis; empty: a random one at start
+  unsigned node_ttl = 10;  // seconds without a heartbeat before the others take it for dead
   std::string web_root = "web";
   std::string log_level = "info";
   std::string log_format = "text";  // or "json": one JSON object per line
