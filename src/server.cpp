@@ -15,6 +15,10 @@
 #include "switchboard/auth/login_throttle.hpp"
 #include "switchboard/auth/password_hasher.hpp"
 #include "switchboard/auth/ticket_store.hpp"
+#include "switchboard/cluster/node_liveness.hpp"
+#include "switchboard/cluster/redis_client.hpp"
+#include "switchboard/cluster/redis_script.hpp"
+#include "switchboard/cluster/redis_url.hpp"
 #include "switchboard/metrics/metrics.hpp"
 #include "switchboard/metrics/metrics_listener.hpp"
 #include "switchboard/net/http_session.hpp"
@@ -22,6 +26,7 @@
 #include "switchboard/ops/readiness_probe.hpp"
 #include "switchboard/ops/systemd_notifier.hpp"
 #include "switchboard/ops/webhook_sender.hpp"
+#include "switchboard/signaling/cluster_hub.hpp"
 #include "switchboard/signaling/session_manager.hpp"
 #include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/store/user_store.hpp"
@@ -68,6 +73,23 @@ RoomLimits room_limits(const Settings& s) {
   return RoomLimits{s.room_default_size, s.room_max_size, s.rooms_per_user};
 }
 
+/// With REDIS_URL, the cluster's hub: two clients of the Redis (commands, and the inbox's
+/// subscription) on the main io_context. Null for a daemon alone.
+std::unique_ptr<ClusterHub> make_cluster_hub(const Settings& s, net::io_context& ioc) {
+  if (s.redis_url.empty()) return nullptr;
+  auto endpoint = parse_redis_url(s.redis_url);
+  if (!endpoint) throw std::runtime_error("invalid redis_url: " + endpoint.error());
+  RedisClientOptions options;
+  options.endpoint = endpoint.value();
+  auto commands = RedisClient::create(ioc.get_executor(), options);
+  auto subscriber = RedisClient::create(ioc.get_executor(), options);
+  // A random name lives as long as the process: a restarted daemon is another node, and the
+  // others reap the old one's users when its heartbeat lapses.
+  std::string node = s.node_id.empty() ? random_hex(8) : s.node_id;
+  return std::make_unique<ClusterHub>(std::move(commands), std::move(subscriber), std::move(node),
+                                      room_limits(s));
+}
+
 /// The webhook sender the settings ask for, or null (webhooks off).
 std::unique_ptr<WebhookSender> make_webhooks(const Settings& s) {
   if (s.webhook_url.empty() || s.webhook_secret.empty()) return nullptr;
@@ -107,7 +129,9 @@ struct Server::Impl {
         files(settings.web_root),
         readiness(*store, pool),
         api(accounts, tickets, files, readiness),
-        hub(room_limits(settings)),
+        cluster(make_cluster_hub(settings, ioc)),
+        alone(cluster ? nullptr : std::make_unique<SignalingHub>(room_limits(settings))),
+        hub(cluster ? static_cast<Hub&>(*cluster) : *alone),
         sessions(hub, settings.resume_window, KeepLimits{settings.resume_buffer, kResumeBytes}),
         limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
                                                     settings.max_connections_per_ip)),
@@ -126,7 +150,8 @@ struct Server::Impl {
           verify ? metric_labels::HashOp::verify : metric_labels::HashOp::hash, took);
     });
     if (webhooks) {
-      hub.set_room_events(webhooks.get());
+      // A cluster's room events happen in Redis scripts: not reported yet (docs/cluster.md).
+      if (alone) alone->set_room_events(webhooks.get());
       accounts.set_registered_handler([this](UserId user, const std::string& username) {
         webhooks->user_registered(user, username);
       });
@@ -145,9 +170,10 @@ struct Server::Impl {
     MetricsGauges g;
     g.open_connections = limiter->open();
     g.websocket_connections = hub.connection_count();
-    auto rooms = hub.room_totals();
-    g.rooms = rooms.rooms;
-    g.room_members = rooms.members;
+    if (auto rooms = hub.room_totals()) {
+      g.rooms = rooms->rooms;
+      g.room_members = rooms->members;
+    }
     g.sessions = sessions.session_count();
     g.detached_sessions = sessions.detached_count();
     g.worker_queue = pool.in_flight();
@@ -172,6 +198,87 @@ struct Server::Impl {
     }
     for (const auto& who : known.value()) credentials.put(who);
     log_info("API keys loaded into memory", {{"count", known.value().size()}});
+  }
+
+  /// Cluster mode: Redis's state drives /readyz, and the heartbeat starts (start_liveness).
+  void start_cluster() {
+    readiness.set_cluster_up(false);
+    cluster->on_state([this](bool up) {
+      readiness.set_cluster_up(up);
+      if (up) {
+        log_info("cluster: Redis answers", {{"node", cluster->node_id()}});
+      } else {
+        log_warn("cluster: Redis does not answer", {{"node", cluster->node_id()}});
+      }
+    });
+    // What Redis answers after handle() has returned, counted as the hub alone counts it.
+    cluster->on_outcome([this](int type, std::optional<SignalError> error) {
+      auto& m = metrics.local();
+      if (error) return m.count_error(*error);
+      m.count_relay(static_cast<MsgType>(type));
+    });
+    cluster->start();
+    start_liveness();
+  }
+
+  /// Registers this node's heartbeat, and reaps the nodes that die (NodeLiveness). While Redis
+  /// does not answer, tries again every second; a live daemon with the same NODE_ID stops
+  /// this one.
+  void start_liveness() {
+    NodeLiveness::Handlers h;
+    h.on_dead = [this](const std::string& node, std::vector<UserId> users,
+                       std::function<void()> finished) {
+      cluster->reap(node, users, std::move(finished));
+    };
+    // Redis lost our heartbeat (restarted, or unreachable past NODE_TTL): the connections
+    // stay (protocol.md 6), and this node's users are claimed again.
+    h.on_lost = [this] {
+      log_warn("cluster heartbeat lapsed: this node's users claimed again",
+               {{"node", cluster->node_id()}});
+      cluster->reclaim_presence();
+    };
+    liveness = NodeLiveness::create(cluster->commands(), cluster->node_id(),
+                                    std::chrono::seconds(settings.node_ttl), std::move(h));
+    liveness->start([this](Result<Unit, NodeLivenessError> r) {
+      net::post(shutdown_strand, [this, r = std::move(r)] {
+        if (r) {
+          return log_info("cluster node registered",
+                          {{"node", cluster->node_id()}, {"node_ttl", settings.node_ttl}});
+        }
+        if (shutting_down) return;
+        if (r.error().code == NodeLivenessError::Code::in_use) {
+          log_error("another live daemon has this node id: stopping",
+                    {{"node", cluster->node_id()}});
+          return begin_shutdown();
+        }
+        liveness_timer.expires_after(std::chrono::seconds(1));
+        liveness_timer.async_wait([this](auto ec) {
+          if (!ec && !shutting_down) start_liveness();
+        });
+      });
+    });
+  }
+
+  /// The last step of a cluster daemon's shutdown, once its connections are gone: what they
+  /// queued for Redis (their rooms left) is answered, the heartbeat is taken out, and the
+  /// clients stop, which lets the main loop end. `done` on the shutdown strand.
+  void leave_cluster(std::function<void()> done) {
+    if (!cluster) return done();
+    liveness_timer.cancel();
+    // One connection answers in order: this PING's reply comes after every earlier command's.
+    cluster->commands()->command({"PING"}, [this, done = std::move(done)](auto) mutable {
+      net::post(shutdown_strand, [this, done = std::move(done)]() mutable {
+        auto stop_clients = [this, done = std::move(done)](auto) mutable {
+          net::post(shutdown_strand, [this, done = std::move(done)] {
+            cluster->stop();
+            log_info("cluster node left", {{"node", cluster->node_id()}});
+            done();
+          });
+        };
+        if (!liveness) return stop_clients(Result<Unit, NodeLivenessError>(Unit{}));
+        liveness->stop(std::move(stop_clients));
+      });
+    });
   }
 
   unsigned io_thread_count() const {
@@ -228,9 +335,10 @@ struct Server::Impl {
     grace_timer.async_wait([this](auto ec) {
       // The last connection is gone or the grace is over: the main loop may end now.
       watchdog_timer.cancel();
-      if (ec) return;
-      log_warn("shutdown grace period over", {{"connections", limiter->open()}});
-      stop_all();
+      if (!ec) log_warn("shutdown grace period over", {{"connections", limiter->open()}});
+      leave_cluster([this, over = !ec] {
+        if (over) stop_all();
+      });
     });
     limiter->on_idle([this] { net::post(shutdown_strand, [this] { grace_timer.cancel(); }); });
     if (limiter->open() == 0) grace_timer.cancel();
@@ -294,7 +402,11 @@ struct Server::Impl {
   StaticFiles files;
   ReadinessProbe readiness;
   RestApi api;
-  SignalingHub hub;
+  // One of the two: a cluster's hub (REDIS_URL) or a daemon's own.
+  std::unique_ptr<ClusterHub> cluster;
+  std::unique_ptr<SignalingHub> alone;
+  Hub& hub;
+  std::shared_ptr<NodeLiveness> liveness;  // the cluster's heartbeat and reaper
   SessionManager sessions;
   std::unique_ptr<AdminApi> admin;  // ADMIN_TOKEN's; null: /admin/ answers 404
   HttpSessionSet http_sessions;
@@ -309,6 +421,7 @@ struct Server::Impl {
   net::steady_timer watchdog_timer;
   SystemdNotifier notifier;
   net::steady_timer sweep_timer;  // ends sessions whose resume window has passed
+  net::steady_timer liveness_timer{shutdown_strand};  // a cluster's next registration attempt
   net::signal_set signals;
   std::shared_ptr<Listener> listener;
   std::shared_ptr<MetricsListener> metrics_listener;  // METRICS_ADDR's
@@ -342,6 +455,7 @@ std::uint16_t Server::start(bool handle_signals) {
     s.wait_for_signal();
   }
   if (s.webhooks) s.webhooks->start();
+  if (s.cluster) s.start_cluster();
   auto address = net::ip::make_address(impl_->settings.server_host);
   impl_->listener = std::make_shared<Listener>(
       impl_->all_contexts(), net::ip::tcp::endpoint(address, impl_->settings.server_port),

@@ -2,14 +2,17 @@
 
 #include <sodium.h>
 
+#include <boost/asio/dispatch.hpp>
+
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "switchboard/auth/account_service.hpp"
+#include "switchboard/signaling/hub.hpp"
 #include "switchboard/signaling/protocol.hpp"
-#include "switchboard/signaling/signaling_hub.hpp"
 #include "switchboard/util/encoding.hpp"
 #include "switchboard/util/json_depth.hpp"
+#include "switchboard/util/logging.hpp"
 
 namespace switchboard {
 
@@ -54,6 +57,16 @@ HttpResponse user_not_found() {
   return error_response(404, "user_not_found", "No account has this user id.");
 }
 
+HttpResponse room_not_found() {
+  return error_response(404, "room_not_found", "No such room.");
+}
+
+/// The hub's shared state could not be asked (a cluster's Redis is down).
+HttpResponse hub_unavailable(const HubUnavailable& e) {
+  log_warn("admin request: rooms unavailable", {{"error", e.message}});
+  return unavailable();
+}
+
 HttpResponse account_failure(const AccountFailure& f) {
   return f.error == AccountError::unknown_user ? user_not_found() : unavailable();
 }
@@ -96,7 +109,7 @@ json rooms_json(const std::vector<RoomView>& rooms) {
 
 }  // namespace
 
-AdminApi::AdminApi(std::string_view token, SignalingHub& hub, AccountService& accounts)
+AdminApi::AdminApi(std::string_view token, Hub& hub, AccountService& accounts)
     : token_digest_(digest(token)), hub_(hub), accounts_(accounts) {}
 
 bool AdminApi::authorized(std::string_view presented) const {
@@ -108,6 +121,11 @@ bool AdminApi::authorized(std::string_view presented) const {
 
 void AdminApi::handle(const HttpRequest& req, const boost::asio::any_io_executor& ex,
                       Respond respond) {
+  // Whatever answers later (the account store, a cluster's hub) answers on `ex`; an answer
+  // given at once, on `ex` already, goes out in place.
+  respond = [ex, inner = std::move(respond)](HttpResponse r) {
+    boost::asio::dispatch(ex, [inner, r = std::move(r)]() mutable { inner(std::move(r)); });
+  };
   // The token first, before the path, the method or the body: without it, every admin path
   // answers the same 401 and nothing tells which ones exist or what they take.
   if (req.bearer.empty() || !authorized(req.bearer)) {
@@ -164,26 +182,33 @@ void AdminApi::list_rooms(const HttpRequest& req, const Respond& respond) {
     return respond(error_response(400, "invalid_query",
                                   "after must be a room id from an earlier page's next."));
   }
-  auto page = hub_.list_rooms(after, limit);
-  json rooms = json::array();
-  for (const auto& r : page.rooms) {
-    rooms.push_back({{"room_id", r.room_id},
-                     {"host", r.host},
-                     {"members", r.members},
-                     {"max_members", r.max_members}});
-  }
-  respond(json_response(
-      200, {{"rooms", std::move(rooms)}, {"next", page.next ? json(*page.next) : json(nullptr)}}));
+  hub_.list_rooms(after, limit, [respond](Result<RoomManager::Page, HubUnavailable> r) {
+    if (!r) return respond(hub_unavailable(r.error()));
+    const auto& page = r.value();
+    json rooms = json::array();
+    for (const auto& room : page.rooms) {
+      rooms.push_back({{"room_id", room.room_id},
+                       {"host", room.host},
+                       {"members", room.members},
+                       {"max_members", room.max_members}});
+    }
+    respond(json_response(200, {{"rooms", std::move(rooms)},
+                                {"next", page.next ? json(*page.next) : json(nullptr)}}));
+  });
 }
 
 void AdminApi::get_room(const std::string& room_id, const Respond& respond) {
-  auto room = room_id.size() <= kMaxRoomIdLength ? hub_.room(room_id) : std::nullopt;
-  if (!room) return respond(error_response(404, "room_not_found", "No such room."));
-  respond(json_response(200, {{"room_id", room->room_id},
-                              {"host", room->host},
-                              {"members", room->members},
-                              {"ready", room->ready},
-                              {"max_members", room->max_members}}));
+  if (room_id.size() > kMaxRoomIdLength) return respond(room_not_found());
+  hub_.room(room_id, [respond](Result<std::optional<RoomManager::Detail>, HubUnavailable> r) {
+    if (!r) return respond(hub_unavailable(r.error()));
+    const auto& room = r.value();
+    if (!room) return respond(room_not_found());
+    respond(json_response(200, {{"room_id", room->room_id},
+                                {"host", room->host},
+                                {"members", room->members},
+                                {"ready", room->ready},
+                                {"max_members", room->max_members}}));
+  });
 }
 
 void AdminApi::close_room(const HttpRequest& req, const std::string& room_id,
@@ -205,20 +230,28 @@ void AdminApi::close_room(const HttpRequest& req, const std::string& room_id,
       reason = it->get<std::string>();
     }
   }
-  auto members =
-      room_id.size() <= kMaxRoomIdLength ? hub_.close_room(room_id, reason) : std::nullopt;
-  if (!members) return respond(error_response(404, "room_not_found", "No such room."));
-  respond(json_response(200, {{"room_id", room_id}, {"reason", reason}, {"members", *members}}));
+  if (room_id.size() > kMaxRoomIdLength) return respond(room_not_found());
+  hub_.close_room(
+      room_id, reason,
+      [respond, room_id, reason](Result<std::optional<std::vector<UserId>>, HubUnavailable> r) {
+        if (!r) return respond(hub_unavailable(r.error()));
+        if (!r.value()) return respond(room_not_found());
+        respond(json_response(200,
+                              {{"room_id", room_id}, {"reason", reason}, {"members", *r.value()}}));
+      });
 }
 
 void AdminApi::get_user(UserId user, const boost::asio::any_io_executor& ex, Respond respond) {
   accounts_.find_user(ex, user, [this, respond](Result<Account, AccountFailure> r) {
     if (!r) return respond(account_failure(r.error()));
-    auto presence = hub_.presence(r.value().user_id);
-    respond(json_response(200, {{"user_id", r.value().user_id},
-                                {"username", r.value().username},
-                                {"online", presence.online},
-                                {"rooms", rooms_json(presence.rooms)}}));
+    Account account = r.value();
+    hub_.presence(account.user_id, [respond, account](Result<Hub::Presence, HubUnavailable> p) {
+      if (!p) return respond(hub_unavailable(p.error()));
+      respond(json_response(200, {{"user_id", account.user_id},
+                                  {"username", account.username},
+                                  {"online", p.value().online},
+                                  {"rooms", rooms_json(p.value().rooms)}}));
+    });
   });
 }
 
@@ -226,9 +259,13 @@ void AdminApi::disconnect_user(UserId user, const boost::asio::any_io_executor& 
                                Respond respond) {
   accounts_.find_user(ex, user, [this, respond](Result<Account, AccountFailure> r) {
     if (!r) return respond(account_failure(r.error()));
-    bool had = hub_.disconnect_user(r.value().user_id, CloseCode::disconnected,
-                                    "disconnected by an administrator");
-    respond(json_response(200, {{"user_id", r.value().user_id}, {"disconnected", had}}));
+    UserId id = r.value().user_id;
+    hub_.disconnect_user(
+        id, CloseCode::disconnected, "disconnected by an administrator",
+        [respond, id](Result<bool, HubUnavailable> had) {
+          if (!had) return respond(hub_unavailable(had.error()));
+          respond(json_response(200, {{"user_id", id}, {"disconnected", had.value()}}));
+        });
   });
 }
 
@@ -236,11 +273,16 @@ void AdminApi::delete_user(UserId user, const boost::asio::any_io_executor& ex, 
   accounts_.delete_user(ex, user, [this, respond](Result<Account, AccountFailure> r) {
     if (!r) return respond(account_failure(r.error()));
     // The key no longer opens anything (AccountService revoked it): now what it has open.
-    bool had = hub_.disconnect_user(r.value().user_id, CloseCode::key_revoked, "account deleted");
-    respond(json_response(200, {{"user_id", r.value().user_id},
-                                {"username", r.value().username},
-                                {"deleted", true},
-                                {"disconnected", had}}));
+    // The account is gone whatever the hub answers: a cluster whose Redis is down still
+    // says so (its daemons close the key's connections when they check it, 4001).
+    Account account = r.value();
+    hub_.disconnect_user(account.user_id, CloseCode::key_revoked, "account deleted",
+                         [respond, account](Result<bool, HubUnavailable> had) {
+                           respond(json_response(200, {{"user_id", account.user_id},
+                                                       {"username", account.username},
+                                                       {"deleted", true},
+                                                       {"disconnected", had && had.value()}}));
+                         });
   });
 }
 

@@ -260,6 +260,9 @@ void RestApi::get_readyz(const boost::asio::any_io_executor& ex, Respond respond
       case Readiness::busy:
         out = error_response(503, "unavailable", "The server is busy; try again shortly.");
         break;
+      case Readiness::cluster_unavailable:
+        out = error_response(503, "unavailable", "The cluster's Redis does not answer.");
+        break;
     }
     out.headers.emplace_back("Retry-After", "1");
     respond(std::move(out));

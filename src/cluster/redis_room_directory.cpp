@@ -91,13 +91,14 @@ return {'ok', unpack(left)}
 )lua");
 
 // KEYS: user's rooms, index. ARGV: user, and optionally the node and connection that must
-// still hold the user's presence (then it goes too; when another holds it, nothing changes).
+// still hold the user's presence (then it goes too; when another holds it, nothing changes);
+// connection '*' (never a connection's id) stands for any of the node's.
 // Answers {"ok", room id, {remaining...}, ...}.
 const RedisScript kLeaveAll = room_script(R"lua(
 if ARGV[2] then
   local presence = 'sb:presence:' .. ARGV[1]
   local holder = redis.call('HMGET', presence, 'node', 'conn')
-  if holder[1] ~= ARGV[2] or holder[2] ~= ARGV[3] then return {'ok'} end
+  if holder[1] ~= ARGV[2] or (ARGV[3] ~= '*' and holder[2] ~= ARGV[3]) then return {'ok'} end
   redis.call('DEL', presence)
   redis.call('SREM', 'sb:node:' .. ARGV[2] .. ':users', ARGV[1])
 end

@@ -262,8 +262,10 @@ std::string Metrics::render(const MetricsGauges& g) const {
     }
   }
 
-  gauge(out, "rooms", "Rooms open.", static_cast<double>(g.rooms));
-  gauge(out, "room_members", "Members of all rooms.", static_cast<double>(g.room_members));
+  if (g.rooms) gauge(out, "rooms", "Rooms open.", static_cast<double>(*g.rooms));
+  if (g.room_members) {
+    gauge(out, "room_members", "Members of all rooms.", static_cast<double>(*g.room_members));
+  }
   gauge(out, "sessions", "Signaling sessions, attached or waiting for a resume.",
         static_cast<double>(g.sessions));
   gauge(out, "detached_sessions", "Sessions whose connection was lost, waiting for a resume.",

@@ -17,6 +17,7 @@
 #include "switchboard/config/settings.hpp"
 #include "switchboard/net/request_adapter.hpp"
 #include "switchboard/net/ws_session.hpp"
+#include "switchboard/signaling/hub.hpp"
 #include "switchboard/util/encoding.hpp"
 #include "switchboard/util/logging.hpp"
 #include "switchboard/version.hpp"
@@ -187,6 +188,25 @@ void HttpSession::upgrade() {
 }
 
 void HttpSession::accept_upgrade(Identity who) {
+  if (!resume_) return hand_over(std::move(who));
+  // A resumed Welcome lists the user's rooms: read first, off this thread when they live in
+  // Redis; when it cannot be asked, 503 as for any request that needs it (protocol.md 6).
+  UserId user = who.user_id;
+  ctx_.hub.rooms_of(user, [self = shared_from_this(), who = std::move(who)](auto r) mutable {
+    net::dispatch(self->stream_.get_executor(),
+                  [self, who = std::move(who), r = std::move(r)]() mutable {
+                    if (!r) {
+                      auto res = error_response(503, "unavailable", "Try again shortly.");
+                      res.headers.emplace_back("Retry-After", "1");
+                      return self->respond(std::move(res));
+                    }
+                    self->resume_->rooms = std::move(r.value());
+                    self->hand_over(std::move(who));
+                  });
+  });
+}
+
+void HttpSession::hand_over(Identity who) {
   // The WebSocket has timeouts of its own; the HTTP deadline must not fire under it.
   stream_.expires_never();
   // Bytes the client sent behind its request (its first frames, perhaps) go along.

@@ -60,10 +60,10 @@ std::optional<ResumeRequest> resume_request(std::string_view query) {
   std::string id = query_param(query, "resume");
   if (id.empty()) return std::nullopt;
   std::string last = query_param(query, "last_seq");
-  if (last.empty()) return ResumeRequest{std::move(id), 0};
+  if (last.empty()) return ResumeRequest{std::move(id), 0, {}};
   auto n = parse_decimal(last);
   if (!n) return std::nullopt;
-  return ResumeRequest{std::move(id), *n};
+  return ResumeRequest{std::move(id), *n, {}};
 }
 
 }  // namespace switchboard

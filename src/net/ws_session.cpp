@@ -15,7 +15,7 @@
 #include "switchboard/auth/turn_credentials.hpp"
 #include "switchboard/config/settings.hpp"
 #include "switchboard/net/keepalive_ticker.hpp"
-#include "switchboard/signaling/signaling_hub.hpp"
+#include "switchboard/signaling/hub.hpp"
 #include "switchboard/util/clock.hpp"
 #include "switchboard/util/logging.hpp"
 #include "switchboard/util/utf8.hpp"

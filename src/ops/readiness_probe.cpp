@@ -13,6 +13,8 @@ ReadinessProbe::ReadinessProbe(UserStore& store, WorkerPool& pool,
 
 void ReadinessProbe::check(const boost::asio::any_io_executor& ex, Done done) {
   if (draining_) return done(Readiness::draining);
+  // Known at once: the hub reports each change of Redis's state.
+  if (!cluster_up_) return done(Readiness::cluster_unavailable);
   std::optional<bool> cached;
   {
     std::lock_guard lock(mutex_);

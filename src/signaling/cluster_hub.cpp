@@ -1,5 +1,7 @@
 #include "switchboard/signaling/cluster_hub.hpp"
 
+#include <atomic>
+
 #include "switchboard/util/logging.hpp"
 
 namespace switchboard {
@@ -47,13 +49,15 @@ void ClusterHub::report() {
   bool up = commands_up_ && subscribed_;
   if (reported_ == up) return;
   reported_ = up;
-  if (up) {
-    // Redis is back (perhaps restarted, empty): this daemon's users are here again. Claimed
-    // before anyone is told the hub is up, so before anything a connection sends next.
-    std::lock_guard lock(mutex_);
-    for (const auto& [user, l] : locals_) presence_.claim(user, l.conn, [](auto) {});
-  }
+  // Redis is back (perhaps restarted, empty): this daemon's users are here again. Claimed
+  // before anyone is told the hub is up, so before anything a connection sends next.
+  if (up) reclaim_presence();
   if (on_state_) on_state_(up);
+}
+
+void ClusterHub::reclaim_presence() {
+  std::lock_guard lock(mutex_);
+  for (const auto& [user, l] : locals_) presence_.claim(user, l.conn, [](auto) {});
 }
 
 ClusterHub::~ClusterHub() {
@@ -113,22 +117,27 @@ std::shared_ptr<Peer> ClusterHub::local(UserId user, std::string_view conn) {
 
 void ClusterHub::fail(const std::shared_ptr<Peer>& peer, SignalError error, int msg_type) {
   peer->deliver(make_error({error, describe(error), msg_type}));
+  if (on_outcome_) on_outcome_(msg_type, error);
 }
 
-void ClusterHub::handle(const std::shared_ptr<Peer>& peer, std::string_view text) {
-  UserId me = peer->user_id();
+Hub::Handled ClusterHub::handle(Peer& peer, std::string_view text) {
+  UserId me = peer.user_id();
   auto parsed = parse_client_message(text, me, max_room_size_);
-  if (!parsed) return peer->deliver(make_error(parsed.error()));
+  if (!parsed) {
+    peer.deliver(make_error(parsed.error()));
+    return {parsed.error().msg_type, parsed.error().code, false};
+  }
   ClientMessage& m = parsed.value();
   int type = static_cast<int>(m.type);
-  if (m.seq && !peer->accept_client_seq(*m.seq)) return;
+  if (m.seq && !peer.accept_client_seq(*m.seq)) return {type, std::nullopt, false};
+  std::weak_ptr<Peer> weak;
   {
     // A connection that has just been replaced may still have messages in flight.
     std::lock_guard lock(mutex_);
     auto it = locals_.find(me);
-    if (it == locals_.end() || it->second.raw != peer.get()) return;
+    if (it == locals_.end() || it->second.raw != &peer) return {type, std::nullopt, false};
+    weak = it->second.peer;
   }
-  std::weak_ptr<Peer> weak = peer;
   auto on_error = [this, weak, type](const RoomDirectoryError& e) {
     if (auto p = weak.lock()) fail(p, signal_error(e), type);
   };
@@ -165,12 +174,14 @@ void ClusterHub::handle(const std::shared_ptr<Peer>& peer, std::string_view text
                         auto p = weak.lock();
                         if (!p) return;
                         if (!r.ok()) return fail(p, SignalError::unavailable, type);
-                        if (r.value()) fail(p, *r.value(), type);
+                        if (r.value()) return fail(p, *r.value(), type);
+                        if (on_outcome_) on_outcome_(type, std::nullopt);
                       });
       break;
     default:
       break;  // parse_client_message admits client types only
   }
+  return {type, std::nullopt, false};
 }
 
 void ClusterHub::revoke_key(UserId user, const std::string& key_hash) {
@@ -222,6 +233,110 @@ void ClusterHub::on_envelope(const ClusterEnvelope& e) {
     case ClusterEnvelope::Kind::close:
       if (auto p = local(e.user)) p->close(static_cast<CloseCode>(e.code), e.reason);
       break;
+  }
+}
+
+void ClusterHub::close_all(CloseCode code, std::string_view reason) {
+  std::vector<std::shared_ptr<Peer>> peers;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [user, l] : locals_) {
+      if (auto p = l.peer.lock()) peers.push_back(std::move(p));
+    }
+  }
+  for (auto& p : peers) p->close(code, reason);
+}
+
+namespace {
+HubUnavailable unavailable(const RedisError& e) {
+  return {e.message};
+}
+HubUnavailable unavailable(const RoomDirectoryError& e) {
+  if (const auto* r = std::get_if<RedisError>(&e)) return unavailable(*r);
+  return {"unexpected room rule: " + std::string(describe(std::get<SignalError>(e)))};
+}
+std::vector<RoomView> views(std::vector<RoomManager::Membership> memberships) {
+  std::vector<RoomView> out;
+  out.reserve(memberships.size());
+  for (auto& m : memberships) out.push_back({std::move(m.room_id), m.host, std::move(m.members)});
+  return out;
+}
+}  // namespace
+
+void ClusterHub::rooms_of(UserId user, Answer<std::vector<RoomView>> done) {
+  rooms_.memberships(user, [done = std::move(done)](auto r) {
+    if (!r.ok()) return done(unavailable(r.error()));
+    done(views(std::move(r.value())));
+  });
+}
+
+void ClusterHub::list_rooms(std::string_view after, std::size_t limit,
+                            Answer<RoomManager::Page> done) {
+  rooms_.page(after, limit, [done = std::move(done)](auto r) {
+    if (!r.ok()) return done(unavailable(r.error()));
+    done(std::move(r.value()));
+  });
+}
+
+void ClusterHub::room(const std::string& room_id, Answer<std::optional<RoomManager::Detail>> done) {
+  rooms_.detail(room_id, [done = std::move(done)](auto r) {
+    if (!r.ok()) return done(unavailable(r.error()));
+    done(std::move(r.value()));
+  });
+}
+
+void ClusterHub::close_room(const std::string& room_id, std::string_view reason,
+                            Answer<std::optional<std::vector<UserId>>> done) {
+  // The script tells every member's daemon (RoomClosed), this one's included.
+  rooms_.close(room_id, reason, [room_id, done = std::move(done)](auto r) {
+    if (!r.ok()) return done(unavailable(r.error()));
+    if (r.value()) log_info("room closed by an administrator", {{"room_id", room_id}});
+    done(std::move(r.value()));
+  });
+}
+
+void ClusterHub::presence(UserId user, Answer<Presence> done) {
+  presence_.locate({user}, [this, user, done = std::move(done)](auto r) mutable {
+    if (!r.ok()) return done(unavailable(r.error()));
+    bool online = !r.value().empty() && r.value().front().has_value();
+    rooms_.memberships(user, [online, done = std::move(done)](auto m) {
+      if (!m.ok()) return done(unavailable(m.error()));
+      done(Presence{online, views(std::move(m.value()))});
+    });
+  });
+}
+
+void ClusterHub::disconnect_user(UserId user, CloseCode code, std::string_view reason,
+                                 Answer<bool> done) {
+  presence_.locate(
+      {user}, [this, user, code, reason = std::string(reason), done = std::move(done)](auto r) {
+        if (!r.ok()) return done(unavailable(r.error()));
+        if (r.value().empty() || !r.value().front()) return done(false);
+        ClusterEnvelope e;
+        e.kind = ClusterEnvelope::Kind::close;
+        e.user = user;
+        e.code = static_cast<std::uint16_t>(code);
+        e.reason = reason;
+        mailbox_.post(r.value().front()->node, e, [done](RedisClient::Reply reply) {
+          if (!reply.ok()) return done(unavailable(reply.error()));
+          if (reply.value().is_error()) return done(HubUnavailable{reply.value().str});
+          done(true);
+        });
+      });
+}
+
+void ClusterHub::reap(const std::string& dead_node, const std::vector<UserId>& users,
+                      std::function<void()> finished) {
+  log_warn("cluster node dead: its users leave their rooms",
+           {{"node", dead_node}, {"users", users.size()}});
+  if (users.empty()) return finished();
+  auto left = std::make_shared<std::atomic<std::size_t>>(users.size());
+  auto done = std::make_shared<std::function<void()>>(std::move(finished));
+  for (UserId u : users) {
+    rooms_.release(u, dead_node, RedisRoomDirectory::kAnyConnection, [left, done, u](auto r) {
+      if (!r.ok()) log_warn("dead node's user not released", {{"user_id", u}});
+      if (left->fetch_sub(1) == 1) (*done)();
+    });
   }
 }
 

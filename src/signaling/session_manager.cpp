@@ -2,12 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "switchboard/signaling/signaling_hub.hpp"
+#include "switchboard/signaling/hub.hpp"
 #include "switchboard/util/encoding.hpp"
 
 namespace switchboard {
 
-SessionManager::SessionManager(SignalingHub& hub, unsigned resume_window, KeepLimits keep)
+SessionManager::SessionManager(Hub& hub, unsigned resume_window, KeepLimits keep)
     : hub_(hub),
       window_seconds_(resume_window),
       keep_(resume_window > 0 ? keep : KeepLimits{0, 0}) {}
@@ -28,8 +28,7 @@ SessionManager::Attached SessionManager::attach(const Identity& who,
     // Another user's session, or one of a key since regenerated, is not there for this
     // client: it gets a fresh session, the same answer as for one that never existed.
     if (found && found->user_id() == who.user_id && found->identity().key_hash == who.key_hash) {
-      WelcomeSession welcome{std::string(found->id()), window_seconds_, true, 0,
-                             hub_.rooms_of(who.user_id)};
+      WelcomeSession welcome{std::string(found->id()), window_seconds_, true, 0, resume->rooms};
       auto previous = found->attach(carrier, resume->last_seq, [&](std::uint64_t ack) {
         welcome.ack = ack;
         return make_welcome(who.user_id, who.username, ice, welcome);

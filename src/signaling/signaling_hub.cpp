@@ -203,69 +203,89 @@ void SignalingHub::close_all(CloseCode code, std::string_view reason) {
   for (auto& p : peers) p->close(code, reason);
 }
 
-std::vector<RoomView> SignalingHub::rooms_of(UserId user) {
+namespace {
+std::vector<RoomView> views(std::vector<RoomManager::Membership> memberships) {
   std::vector<RoomView> out;
-  std::lock_guard lock(mutex_);
-  for (auto& m : rooms_.memberships(user)) {
-    out.push_back({std::move(m.room_id), m.host, std::move(m.members)});
-  }
+  out.reserve(memberships.size());
+  for (auto& m : memberships) out.push_back({std::move(m.room_id), m.host, std::move(m.members)});
   return out;
 }
+}  // namespace
 
-RoomManager::Page SignalingHub::list_rooms(std::string_view after, std::size_t limit) {
-  std::lock_guard lock(mutex_);
-  return rooms_.page(after, limit);
+void SignalingHub::rooms_of(UserId user, Answer<std::vector<RoomView>> done) {
+  std::vector<RoomManager::Membership> memberships;
+  {
+    std::lock_guard lock(mutex_);
+    memberships = rooms_.memberships(user);
+  }
+  done(views(std::move(memberships)));
 }
 
-std::optional<RoomManager::Detail> SignalingHub::room(const std::string& room_id) {
-  std::lock_guard lock(mutex_);
-  return rooms_.detail(room_id);
+void SignalingHub::list_rooms(std::string_view after, std::size_t limit,
+                              Answer<RoomManager::Page> done) {
+  std::unique_lock lock(mutex_);
+  auto page = rooms_.page(after, limit);
+  lock.unlock();
+  done(std::move(page));
 }
 
-std::optional<std::vector<UserId>> SignalingHub::close_room(const std::string& room_id,
-                                                            std::string_view reason) {
+void SignalingHub::room(const std::string& room_id,
+                        Answer<std::optional<RoomManager::Detail>> done) {
+  std::unique_lock lock(mutex_);
+  auto detail = rooms_.detail(room_id);
+  lock.unlock();
+  done(std::move(detail));
+}
+
+void SignalingHub::close_room(const std::string& room_id, std::string_view reason,
+                              Answer<std::optional<std::vector<UserId>>> done) {
   Outbox out;
   std::optional<std::vector<UserId>> members;
   {
     std::lock_guard lock(mutex_);
     members = rooms_.close(room_id);
-    if (!members) return members;
-    ++epoch_;  // a remembered route into this room is no longer good
-    auto message = make_room_closed(room_id, reason);
-    for (UserId m : *members) out.add(registry_.find(m), message);
-    // Under the lock, like every other room event, so the room's webhooks stay in order.
-    if (events_) {
-      events_->room_closed(room_id, reason);
-      out.reported = true;
+    if (members) {
+      ++epoch_;  // a remembered route into this room is no longer good
+      auto message = make_room_closed(room_id, reason);
+      for (UserId m : *members) out.add(registry_.find(m), message);
+      // Under the lock, like every other room event, so the room's webhooks stay in order.
+      if (events_) {
+        events_->room_closed(room_id, reason);
+        out.reported = true;
+      }
     }
   }
-  log_info("room closed by an administrator", {{"room_id", room_id}});
-  flush_events(out);
-  out.send();
-  return members;
-}
-
-SignalingHub::Presence SignalingHub::presence(UserId user) {
-  Presence p;
-  std::lock_guard lock(mutex_);
-  p.online = registry_.find(user) != nullptr;
-  for (auto& m : rooms_.memberships(user)) {
-    p.rooms.push_back({std::move(m.room_id), m.host, std::move(m.members)});
+  if (members) {
+    log_info("room closed by an administrator", {{"room_id", room_id}});
+    flush_events(out);
+    out.send();
   }
-  return p;
+  done(std::move(members));
 }
 
-bool SignalingHub::disconnect_user(UserId user, CloseCode code, std::string_view reason) {
+void SignalingHub::presence(UserId user, Answer<Presence> done) {
+  Presence p;
+  std::vector<RoomManager::Membership> memberships;
+  {
+    std::lock_guard lock(mutex_);
+    p.online = registry_.find(user) != nullptr;
+    memberships = rooms_.memberships(user);
+  }
+  p.rooms = views(std::move(memberships));
+  done(std::move(p));
+}
+
+void SignalingHub::disconnect_user(UserId user, CloseCode code, std::string_view reason,
+                                   Answer<bool> done) {
   std::shared_ptr<Peer> peer;
   {
     std::lock_guard lock(mutex_);
     peer = registry_.find(user);
   }
-  if (!peer) return false;
   // A Session ends on close: its end handler takes it out of the hub (disconnect), which
   // leaves its rooms; then its connection, if it has one, is closed with `code`.
-  peer->close(code, reason);
-  return true;
+  if (peer) peer->close(code, reason);
+  done(peer != nullptr);
 }
 
 std::size_t SignalingHub::connection_count() {
@@ -278,9 +298,9 @@ std::size_t SignalingHub::room_count() {
   return rooms_.room_count();
 }
 
-SignalingHub::RoomTotals SignalingHub::room_totals() {
+std::optional<Hub::RoomTotals> SignalingHub::room_totals() {
   std::lock_guard lock(mutex_);
-  return {rooms_.room_count(), rooms_.member_count()};
+  return RoomTotals{rooms_.room_count(), rooms_.member_count()};
 }
 
 bool SignalingHub::invariants_hold() {

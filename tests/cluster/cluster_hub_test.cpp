@@ -74,7 +74,7 @@ class ClusterHubTest : public test::RedisFixture {
     return p;
   }
   void send(ClusterHub& h, const std::shared_ptr<RecordingPeer>& p, const json& m) {
-    h.handle(p, m.dump());
+    h.handle(*p, m.dump());
   }
   /// `creator` makes a room on its daemon; the others join it on theirs.
   std::string room_of(std::vector<std::pair<ClusterHub*, std::shared_ptr<RecordingPeer>>> who) {

@@ -686,8 +686,9 @@ TEST_F(SignalingHub, HandleSaysWhatBecameOfTheMessage) {
   EXPECT_FALSE(ready.relayed);
   // Rooms and members, read together.
   auto totals = hub.room_totals();
-  EXPECT_EQ(totals.rooms, 1u);
-  EXPECT_EQ(totals.members, 2u);
+  ASSERT_TRUE(totals);
+  EXPECT_EQ(totals->rooms, 1u);
+  EXPECT_EQ(totals->members, 2u);
 }
 
 }  // namespace

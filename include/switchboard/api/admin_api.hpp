@@ -12,7 +12,7 @@
 namespace switchboard {
 
 class AccountService;
-class SignalingHub;
+class Hub;
 
 /// The application backend's view and levers (protocol.md section 5, docs/admin.md): list and
 /// inspect rooms, close a room, look a user up, disconnect one, delete an account. Behind
@@ -29,7 +29,7 @@ class AdminApi {
   /// The longest `reason` a DELETE /admin/rooms/{id} may give, in bytes.
   static constexpr std::size_t kMaxReason = 200;
 
-  AdminApi(std::string_view token, SignalingHub& hub, AccountService& accounts);
+  AdminApi(std::string_view token, Hub& hub, AccountService& accounts);
 
   /// Answers a request for a path under /admin/, calling `respond` exactly once, possibly
   /// later on `ex` (the user routes go to the account store on the worker pool).
@@ -40,6 +40,8 @@ class AdminApi {
   /// presented token's content or length.
   bool authorized(std::string_view presented) const;
 
+  // The room routes ask the hub, which answers at once (one daemon) or from Redis (a
+  // cluster): `respond` is called on `ex` either way.
   void list_rooms(const HttpRequest& req, const Respond& respond);
   void get_room(const std::string& room_id, const Respond& respond);
   void close_room(const HttpRequest& req, const std::string& room_id, const Respond& respond);
@@ -48,7 +50,7 @@ class AdminApi {
   void delete_user(UserId user, const boost::asio::any_io_executor& ex, Respond respond);
 
   std::array<unsigned char, 32> token_digest_{};
-  SignalingHub& hub_;
+  Hub& hub_;
   AccountService& accounts_;
 };
 

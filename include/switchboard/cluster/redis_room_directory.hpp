@@ -37,6 +37,7 @@ struct RedisScript;
 class RedisRoomDirectory {
  public:
   using Membership = RoomManager::Membership;
+  static constexpr const char* kAnyConnection = "*";
   using Departure = RoomManager::Departure;
   template <class T>
   using Done = std::function<void(Result<T, RoomDirectoryError>)>;
@@ -53,7 +54,8 @@ class RedisRoomDirectory {
   /// A connection of `user` has ended: if it (`conn` on `node`) still holds the user's
   /// presence (PresenceDirectory), the presence goes and the user leaves every room, in one
   /// step; if a newer connection holds it, nothing changes (no departures), so a late end
-  /// never takes the newer connection's rooms.
+  /// never takes the newer connection's rooms. `conn` kAnyConnection: whichever connection
+  /// of `node` holds it (a dead node's users, whose connections nobody knows).
   void release(UserId user, const std::string& node, const std::string& conn,
                Done<std::vector<Departure>> done);
   /// Marks `user` ready; the room's other members.

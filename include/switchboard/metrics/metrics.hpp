@@ -207,8 +207,10 @@ struct MetricsGauges {
   std::size_t websocket_connections = 0;  // sessions registered in the hub
   std::size_t sessions = 0;               // signaling sessions, attached or waiting
   std::size_t detached_sessions = 0;      // waiting for a resume
-  std::size_t rooms = 0;
-  std::size_t room_members = 0;
+  /// Every room and member: unset in a cluster, whose rooms live in Redis (the admin API
+  /// lists them); those gauges are then left out.
+  std::optional<std::size_t> rooms;
+  std::optional<std::size_t> room_members;
   std::size_t worker_queue = 0;  // worker pool jobs queued or running
   std::uint64_t writes_waited = 0;
   const WebhookStats* webhooks = nullptr;  // null: webhooks are off (no webhook families)

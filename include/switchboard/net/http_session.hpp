@@ -38,7 +38,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(boost::system::error_code ec);
   void on_request();
   void upgrade();
+  /// Authenticated: reads what a resume needs (ResumeRequest::rooms), then hands over.
   void accept_upgrade(Identity who);
+  /// Hands the socket to a WsSession, which answers 101.
+  void hand_over(Identity who);
   void respond(HttpResponse response);
   void write(HttpResponse response, bool keep_alive);
   void on_write(bool keep_alive, boost::system::error_code ec);

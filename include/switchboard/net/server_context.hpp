@@ -10,7 +10,7 @@ class RestApi;
 class AccountService;
 class TicketStore;
 class CredentialCache;
-class SignalingHub;
+class Hub;
 class SessionManager;
 class ConnectionLimiter;
 class HttpSessionSet;
@@ -23,7 +23,7 @@ struct ServerContext {
   AccountService& accounts;
   TicketStore& tickets;
   CredentialCache& credentials;
-  SignalingHub& hub;
+  Hub& hub;
   SessionManager& sessions;
   HttpSessionSet& http_sessions;
   std::atomic<bool>& shutting_down;

@@ -31,7 +31,7 @@ namespace switchboard {
 /// `beast::websocket::stream` over a BufferedSocket. Beast answers the upgrade and does the
 /// framing, masking, fragmentation, UTF-8 checks, control frames, the message size limit and
 /// the close handshake; this class decides what is sent and when. It reads one message at a
-/// time and hands each to the SignalingHub, and writes what the hub delivers through a
+/// time and hands each to the Hub, and writes what the hub delivers through a
 /// bounded queue, one Beast write at a time (a queued ping or close takes its turn there
 /// too). The socket is corked while the queue has more, so what one turn of the thread
 /// delivers leaves in one system call. Its handlers all run on the I/O thread that accepted it;

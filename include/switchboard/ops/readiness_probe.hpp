@@ -16,12 +16,14 @@ class WorkerPool;
 /// What /readyz reports.
 enum class Readiness {
   ready,
-  draining,           // SIGTERM received: the load balancer should stop sending new clients
-  store_unavailable,  // the account store did not answer
-  busy,               // the worker pool is full: the store could not even be asked
+  draining,             // SIGTERM received: the load balancer should stop sending new clients
+  store_unavailable,    // the account store did not answer
+  busy,                 // the worker pool is full: the store could not even be asked
+  cluster_unavailable,  // in a cluster: Redis does not answer (ClusterHub::on_state)
 };
 
-/// Answers /readyz: ready while the account store answers and the daemon is not draining.
+/// Answers /readyz: ready while the account store (and, in a cluster, Redis) answers and the
+/// daemon is not draining.
 /// The store is asked on the worker pool (never on an I/O thread), at most one question at a
 /// time, and an answer is reused for `max_age`: a flood of probes queues at most one job, and
 /// the probes that arrive while it runs share its answer. When the pool refuses the job the
@@ -38,6 +40,9 @@ class ReadinessProbe {
   /// From now on the answer is `draining` (any thread).
   void begin_drain() { draining_ = true; }
   bool draining() const { return draining_; }
+  /// Whether the cluster's Redis answers, as the hub last said (any thread). Always true for a
+  /// daemon alone; a cluster's daemon sets false before it starts, true once Redis is up.
+  void set_cluster_up(bool up) { cluster_up_ = up; }
 
   /// Calls `done` once with the readiness: at once when it is known, else on `ex` once the
   /// store has answered (or on the thread that finishes the check shared with others).
@@ -51,6 +56,7 @@ class ReadinessProbe {
   std::chrono::milliseconds max_age_;
   std::function<Clock::time_point()> now_;
   std::atomic<bool> draining_{false};
+  std::atomic<bool> cluster_up_{true};
   std::mutex mutex_;
   bool in_flight_ = false;
   std::optional<Clock::time_point> checked_at_;  // when the last answer came

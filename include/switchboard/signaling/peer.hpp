@@ -19,6 +19,7 @@ enum class CloseCode : std::uint16_t {
   policy = 1008,
   too_big = 1009,
   internal_error = 1011,
+  service_restart = 1012,  // resume now, on another daemon (a cluster's rolling restart)
   key_revoked = 4001,
   replaced = 4002,
   disconnected = 4003,  // by an administrator (admin API)

@@ -8,17 +8,21 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "switchboard/signaling/session.hpp"
 
 namespace switchboard {
 
-class SignalingHub;
+class Hub;
 
 /// What a client asks for with `/ws?resume=<session>&last_seq=<n>`.
 struct ResumeRequest {
   std::string session;
   std::uint64_t last_seq = 0;
+  /// The user's rooms, read from the hub before the upgrade (in a cluster that is a trip to
+  /// Redis, which attach, called on the connection's thread, must not wait for).
+  std::vector<RoomView> rooms;
 };
 
 /// The sessions of the daemon (protocol.md, "Session resume"): which connection a session is
@@ -30,7 +34,7 @@ class SessionManager {
   using Clock = Session::Clock;
 
   /// `resume_window` seconds (0: resume off, a lost connection ends its session at once).
-  SessionManager(SignalingHub& hub, unsigned resume_window, KeepLimits keep);
+  SessionManager(Hub& hub, unsigned resume_window, KeepLimits keep);
   ~SessionManager();
 
   struct Attached {
@@ -63,7 +67,7 @@ class SessionManager {
   /// The session has ended: out of the hub (its rooms left) and out of the tables.
   void forget(Session& session);
 
-  SignalingHub& hub_;
+  Hub& hub_;
   const unsigned window_seconds_;
   const KeepLimits keep_;
   std::mutex mutex_;
