@@ -18,6 +18,7 @@
 #include "switchboard/cluster/node_liveness.hpp"
 #include "switchboard/cluster/redis_client.hpp"
 #include "switchboard/cluster/redis_script.hpp"
+#include "switchboard/cluster/redis_ticket_store.hpp"
 #include "switchboard/cluster/redis_url.hpp"
 #include "switchboard/metrics/metrics.hpp"
 #include "switchboard/metrics/metrics_listener.hpp"
@@ -125,17 +126,22 @@ struct Server::Impl {
         address_throttle(settings.login_free_failures * kAddressFailureFactor,
                          std::chrono::seconds(settings.login_lockout_base),
                          std::chrono::seconds(settings.login_lockout_max)),
+        cluster(make_cluster_hub(settings, ioc)),
+        cluster_tickets(cluster
+                            ? std::make_unique<RedisTicketStore>(
+                                  cluster->commands(), std::chrono::seconds(settings.ticket_ttl))
+                            : nullptr),
+        ticket_book(cluster_tickets ? static_cast<TicketBook&>(*cluster_tickets) : tickets),
         accounts(*store, hasher, pool, credentials, tickets, account_throttle, address_throttle),
         files(settings.web_root),
         readiness(*store, pool),
-        api(accounts, tickets, files, readiness),
-        cluster(make_cluster_hub(settings, ioc)),
+        api(accounts, ticket_book, files, readiness),
         alone(cluster ? nullptr : std::make_unique<SignalingHub>(room_limits(settings))),
         hub(cluster ? static_cast<Hub&>(*cluster) : *alone),
         sessions(hub, settings.resume_window, KeepLimits{settings.resume_buffer, kResumeBytes}),
         limiter(std::make_shared<ConnectionLimiter>(settings.max_connections,
                                                     settings.max_connections_per_ip)),
-        ctx{settings, api,           accounts,      tickets,     credentials,   hub,
+        ctx{settings, api,           accounts,      ticket_book, credentials,   hub,
             sessions, http_sessions, shutting_down, draining_ws, writes_waited, metrics},
         shutdown_strand(net::make_strand(ioc)),
         drain_timer(shutdown_strand),
@@ -207,6 +213,9 @@ struct Server::Impl {
       readiness.set_cluster_up(up);
       if (up) {
         log_info("cluster: Redis answers", {{"node", cluster->node_id()}});
+        // The heartbeat registers once Redis first answers (then retries by itself).
+        if (!liveness_begun.exchange(true))
+          net::post(shutdown_strand, [this] { start_liveness(); });
       } else {
         log_warn("cluster: Redis does not answer", {{"node", cluster->node_id()}});
       }
@@ -217,8 +226,13 @@ struct Server::Impl {
       if (error) return m.count_error(*error);
       m.count_relay(static_cast<MsgType>(type));
     });
+    // A key rotated on any daemon: every daemon forgets it (its cache, its tickets), as the
+    // rotating daemon's AccountService did.
+    cluster->on_key_revoked([this](UserId user, const std::string& key_hash) {
+      credentials.revoke(key_hash);
+      tickets.revoke(user, key_hash);
+    });
     cluster->start();
-    start_liveness();
   }
 
   /// Registers this node's heartbeat, and reaps the nodes that die (NodeLiveness). While Redis
@@ -398,15 +412,18 @@ struct Server::Impl {
   TicketStore tickets;
   LoginThrottle account_throttle;
   LoginThrottle address_throttle;
+  // With REDIS_URL: the cluster's hub, and its tickets in Redis (any daemon redeems them).
+  std::unique_ptr<ClusterHub> cluster;
+  std::unique_ptr<RedisTicketStore> cluster_tickets;
+  TicketBook& ticket_book;
   AccountService accounts;
   StaticFiles files;
   ReadinessProbe readiness;
   RestApi api;
-  // One of the two: a cluster's hub (REDIS_URL) or a daemon's own.
-  std::unique_ptr<ClusterHub> cluster;
-  std::unique_ptr<SignalingHub> alone;
+  std::unique_ptr<SignalingHub> alone;  // a daemon's own hub, when not in a cluster
   Hub& hub;
   std::shared_ptr<NodeLiveness> liveness;  // the cluster's heartbeat and reaper
+  std::atomic<bool> liveness_begun{false};
   SessionManager sessions;
   std::unique_ptr<AdminApi> admin;  // ADMIN_TOKEN's; null: /admin/ answers 404
   HttpSessionSet http_sessions;

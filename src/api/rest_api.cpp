@@ -6,7 +6,7 @@
 #include "switchboard/api/static_files.hpp"
 #include "switchboard/api/validation.hpp"
 #include "switchboard/auth/account_service.hpp"
-#include "switchboard/auth/ticket_store.hpp"
+#include "switchboard/auth/ticket_book.hpp"
 #include "switchboard/ops/readiness_probe.hpp"
 #include "switchboard/util/encoding.hpp"
 #include "switchboard/util/json_depth.hpp"
@@ -143,7 +143,7 @@ json account_json(const Account& a) {
 
 }  // namespace
 
-RestApi::RestApi(AccountService& accounts, TicketStore& tickets, const StaticFiles& files,
+RestApi::RestApi(AccountService& accounts, TicketBook& tickets, const StaticFiles& files,
                  ReadinessProbe& readiness)
     : accounts_(accounts), tickets_(tickets), files_(files), readiness_(readiness) {}
 
@@ -239,9 +239,11 @@ void RestApi::post_ws_ticket(const HttpRequest& req, const boost::asio::any_io_e
                              Respond respond) {
   accounts_.authenticate_key(ex, req.api_key, [this, respond](Result<Identity, AccountFailure> r) {
     if (!r) return respond(account_error(r.error()));
-    auto ticket = tickets_.issue(r.value());
-    if (!ticket) return respond(account_error({AccountError::unavailable}));
-    respond(json_response(200, {{"ticket", *ticket}, {"expires_in", tickets_.ttl().count()}}));
+    auto ttl = tickets_.ttl().count();
+    tickets_.issue(r.value(), [respond, ttl](Result<std::string, TicketsUnavailable> ticket) {
+      if (!ticket) return respond(account_error({AccountError::unavailable}));
+      respond(json_response(200, {{"ticket", ticket.value()}, {"expires_in", ttl}}));
+    });
   });
 }
 

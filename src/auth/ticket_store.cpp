@@ -32,6 +32,16 @@ std::optional<Identity> TicketStore::redeem(std::string_view ticket) {
   return std::move(entry.who);
 }
 
+void TicketStore::issue(const Identity& who, Issued done) {
+  auto ticket = issue(who);
+  if (!ticket) return done(TicketsUnavailable{});
+  done(std::move(*ticket));
+}
+
+void TicketStore::redeem(std::string_view ticket, Redeemed done) {
+  done(redeem(ticket));
+}
+
 void TicketStore::revoke(UserId user, std::string_view key_hash) {
   std::lock_guard lock(mutex_);
   std::erase_if(tickets_, [&](const auto& kv) {

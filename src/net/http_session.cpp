@@ -13,7 +13,7 @@
 #include "switchboard/api/rest_api.hpp"
 #include "switchboard/auth/account_service.hpp"
 #include "switchboard/auth/credential_cache.hpp"
-#include "switchboard/auth/ticket_store.hpp"
+#include "switchboard/auth/ticket_book.hpp"
 #include "switchboard/config/settings.hpp"
 #include "switchboard/net/request_adapter.hpp"
 #include "switchboard/net/ws_session.hpp"
@@ -170,9 +170,18 @@ void HttpSession::upgrade() {
   client_address_ = lifted.client_address;
   std::string ticket = query_param(lifted.query, "ticket");
   if (!ticket.empty()) {
-    auto who = ctx_.tickets.redeem(ticket);
-    if (!who || ctx_.credentials.was_revoked(who->key_hash)) return respond(unauthorized());
-    return accept_upgrade(std::move(*who));
+    return ctx_.tickets.redeem(ticket, [self = shared_from_this(), unauthorized](auto r) {
+      net::dispatch(self->stream_.get_executor(), [self, r = std::move(r), unauthorized]() {
+        if (!r) {
+          return self->respond(error_response(503, "unavailable", "Try again shortly."));
+        }
+        const auto& who = r.value();
+        if (!who || self->ctx_.credentials.was_revoked(who->key_hash)) {
+          return self->respond(unauthorized());
+        }
+        self->accept_upgrade(*who);
+      });
+    });
   }
   ctx_.accounts.authenticate_key(
       stream_.get_executor(), lifted.api_key,

@@ -224,6 +224,7 @@ void ClusterHub::on_envelope(const ClusterEnvelope& e) {
       break;
     }
     case ClusterEnvelope::Kind::revoke: {
+      if (on_key_revoked_) on_key_revoked_(e.user, e.key_hash);
       auto p = local(e.user);
       if (p && p->identity().key_hash == e.key_hash) {
         p->close(CloseCode::key_revoked, "API key revoked");

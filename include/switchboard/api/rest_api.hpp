@@ -11,7 +11,7 @@ namespace switchboard {
 
 class AccountService;
 class AdminApi;
-class TicketStore;
+class TicketBook;
 class StaticFiles;
 class ReadinessProbe;
 
@@ -23,7 +23,7 @@ class RestApi {
  public:
   using Respond = std::function<void(HttpResponse)>;
 
-  RestApi(AccountService& accounts, TicketStore& tickets, const StaticFiles& files,
+  RestApi(AccountService& accounts, TicketBook& tickets, const StaticFiles& files,
           ReadinessProbe& readiness);
 
   /// Answers `req`, calling `respond` exactly once, possibly later on `ex`.
@@ -53,7 +53,7 @@ class RestApi {
   void get_readyz(const boost::asio::any_io_executor& ex, Respond respond);
 
   AccountService& accounts_;
-  TicketStore& tickets_;
+  TicketBook& tickets_;
   const StaticFiles& files_;
   ReadinessProbe& readiness_;
   std::function<std::string()> metrics_page_;

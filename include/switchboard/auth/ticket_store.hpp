@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "switchboard/auth/identity.hpp"
+#include "switchboard/auth/ticket_book.hpp"
 
 namespace switchboard {
 
@@ -17,7 +18,7 @@ using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
 /// Short-lived, single-use tickets that let a browser open /ws without sending its API key
 /// in a header (which the WebSocket API cannot do). In memory only: a restart voids them,
 /// which costs a client one more POST /ws-ticket.
-class TicketStore {
+class TicketStore : public TicketBook {
  public:
   explicit TicketStore(std::chrono::seconds ttl, std::size_t max_tickets = 100'000,
                        SteadyNow now = std::chrono::steady_clock::now);
@@ -29,7 +30,11 @@ class TicketStore {
   /// Voids every ticket `user` obtained with the key whose hash is `key_hash`.
   void revoke(UserId user, std::string_view key_hash);
 
-  std::chrono::seconds ttl() const { return ttl_; }
+  std::chrono::seconds ttl() const override { return ttl_; }
+
+  // TicketBook: answered at once. A full store is TicketsUnavailable.
+  void issue(const Identity& who, Issued done) override;
+  void redeem(std::string_view ticket, Redeemed done) override;
 
  private:
   struct Entry {

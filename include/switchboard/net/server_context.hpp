@@ -8,7 +8,7 @@ namespace switchboard {
 struct Settings;
 class RestApi;
 class AccountService;
-class TicketStore;
+class TicketBook;
 class CredentialCache;
 class Hub;
 class SessionManager;
@@ -21,7 +21,7 @@ struct ServerContext {
   const Settings& settings;
   RestApi& api;
   AccountService& accounts;
-  TicketStore& tickets;
+  TicketBook& tickets;
   CredentialCache& credentials;
   Hub& hub;
   SessionManager& sessions;

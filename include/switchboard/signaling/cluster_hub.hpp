@@ -83,6 +83,12 @@ class ClusterHub : public Hub {
     on_outcome_ = std::move(h);
   }
 
+  /// Told of every key revoked on any daemon (revoke_key's broadcast, this daemon's own
+  /// included), before its connection is closed. Set before start().
+  void on_key_revoked(std::function<void(UserId, const std::string& key_hash)> h) {
+    on_key_revoked_ = std::move(h);
+  }
+
   /// This daemon's users are connected here: claimed again in Redis (after Redis came back,
   /// or after this node's heartbeat lapsed and the others may have reaped them).
   void reclaim_presence();
@@ -115,6 +121,7 @@ class ClusterHub : public Hub {
 
   std::function<void(bool)> on_state_;
   std::function<void(int, std::optional<SignalError>)> on_outcome_;
+  std::function<void(UserId, const std::string&)> on_key_revoked_;
   std::mutex state_mutex_;  // taken before mutex_ when both are
   bool commands_up_ = false;
   bool subscribed_ = false;
