@@ -232,6 +232,10 @@ struct Server::Impl {
       credentials.revoke(key_hash);
       tickets.revoke(user, key_hash);
     });
+    // A deleted account's key: the same broadcast (the holder's daemon closes its socket with
+    // 4001, as the admin API's own disconnect does).
+    accounts.set_key_deleted_handler(
+        [this](UserId user, const std::string& key_hash) { cluster->revoke_key(user, key_hash); });
     cluster->start();
   }
 
@@ -251,8 +255,13 @@ struct Server::Impl {
                {{"node", cluster->node_id()}});
       cluster->reclaim_presence();
     };
-    liveness = NodeLiveness::create(cluster->commands(), cluster->node_id(),
-                                    std::chrono::seconds(settings.node_ttl), std::move(h));
+    // The heartbeat lives 2/3 of NODE_TTL, refreshed and swept every 2/9: a node killed is
+    // reaped within 8/9 of NODE_TTL of its last heartbeat, so "within NODE_TTL" (protocol.md
+    // 6) holds with a round trip to spare, and a live node must miss three refreshes in a row
+    // to be taken for dead.
+    std::chrono::milliseconds heartbeat = std::chrono::seconds(settings.node_ttl) * 2 / 3;
+    liveness =
+        NodeLiveness::create(cluster->commands(), cluster->node_id(), heartbeat, std::move(h));
     liveness->start([this](Result<Unit, NodeLivenessError> r) {
       net::post(shutdown_strand, [this, r = std::move(r)] {
         if (r) {

@@ -200,6 +200,7 @@ void AccountService::delete_user(const boost::asio::any_io_executor& ex, UserId 
         // the store just before the delete may not put it back.
         cache_.revoke(record.api_key_hash);
         tickets_.revoke(user, record.api_key_hash);
+        if (key_deleted_) key_deleted_(user, record.api_key_hash);
         log_info("user deleted by an administrator", {{"user_id", user}});
         return AccountResult(Account{record.id, record.username, {}});
       },

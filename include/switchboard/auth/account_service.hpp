@@ -56,6 +56,10 @@ class AccountService {
                  LoginThrottle& address_throttle);
 
   void set_key_revoked_handler(KeyRevoked handler) { key_revoked_ = std::move(handler); }
+  /// Called when an account is deleted, with its last key's hash (from a worker thread): in a
+  /// cluster, every other daemon must forget the key too. Its sockets are the admin API's to
+  /// close. Set before use.
+  void set_key_deleted_handler(KeyRevoked handler) { key_deleted_ = std::move(handler); }
   /// Told (from a worker thread) of each account created (the user_registered webhook).
   using Registered = std::function<void(UserId, const std::string& username)>;
   void set_registered_handler(Registered handler) { registered_ = std::move(handler); }
@@ -96,6 +100,7 @@ class AccountService {
   LoginThrottle& account_throttle_;
   LoginThrottle& address_throttle_;
   KeyRevoked key_revoked_;
+  KeyRevoked key_deleted_;
   Registered registered_;
 };
 
