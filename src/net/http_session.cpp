@@ -29,6 +29,13 @@ namespace http = beast::http;
 namespace net = boost::asio;
 
 namespace {
+/// What could not be asked now (the account store, the cluster's Redis): 503, try again.
+HttpResponse try_again_shortly() {
+  auto r = error_response(503, "unavailable", "Try again shortly.");
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
 /// RFC 6455 section 4.1: the client's key is 16 random bytes in base64, 24 characters.
 /// (Beast's accept checks only its length.)
 bool valid_client_key(std::string_view key) {
@@ -173,7 +180,7 @@ void HttpSession::upgrade() {
     return ctx_.tickets.redeem(ticket, [self = shared_from_this(), unauthorized](auto r) {
       net::dispatch(self->stream_.get_executor(), [self, r = std::move(r), unauthorized]() {
         if (!r) {
-          return self->respond(error_response(503, "unavailable", "Try again shortly."));
+          return self->respond(try_again_shortly());
         }
         const auto& who = r.value();
         if (!who || self->ctx_.credentials.was_revoked(who->key_hash)) {
@@ -189,7 +196,7 @@ void HttpSession::upgrade() {
         net::dispatch(self->stream_.get_executor(), [self, r = std::move(r), unauthorized]() {
           if (r) return self->accept_upgrade(r.value());
           if (r.error().error == AccountError::unavailable) {
-            return self->respond(error_response(503, "unavailable", "Try again shortly."));
+            return self->respond(try_again_shortly());
           }
           self->respond(unauthorized());
         });
@@ -205,9 +212,7 @@ void HttpSession::accept_upgrade(Identity who) {
     net::dispatch(self->stream_.get_executor(),
                   [self, who = std::move(who), r = std::move(r)]() mutable {
                     if (!r) {
-                      auto res = error_response(503, "unavailable", "Try again shortly.");
-                      res.headers.emplace_back("Retry-After", "1");
-                      return self->respond(std::move(res));
+                      return self->respond(try_again_shortly());
                     }
                     self->resume_->rooms = std::move(r.value());
                     self->hand_over(std::move(who));

@@ -256,18 +256,12 @@ HubUnavailable unavailable(const RoomDirectoryError& e) {
   if (const auto* r = std::get_if<RedisError>(&e)) return unavailable(*r);
   return {"unexpected room rule: " + std::string(describe(std::get<SignalError>(e)))};
 }
-std::vector<RoomView> views(std::vector<RoomManager::Membership> memberships) {
-  std::vector<RoomView> out;
-  out.reserve(memberships.size());
-  for (auto& m : memberships) out.push_back({std::move(m.room_id), m.host, std::move(m.members)});
-  return out;
-}
 }  // namespace
 
 void ClusterHub::rooms_of(UserId user, Answer<std::vector<RoomView>> done) {
   rooms_.memberships(user, [done = std::move(done)](auto r) {
     if (!r.ok()) return done(unavailable(r.error()));
-    done(views(std::move(r.value())));
+    done(room_views(std::move(r.value())));
   });
 }
 
@@ -302,7 +296,7 @@ void ClusterHub::presence(UserId user, Answer<Presence> done) {
     bool online = !r.value().empty() && r.value().front().has_value();
     rooms_.memberships(user, [online, done = std::move(done)](auto m) {
       if (!m.ok()) return done(unavailable(m.error()));
-      done(Presence{online, views(std::move(m.value()))});
+      done(Presence{online, room_views(std::move(m.value()))});
     });
   });
 }

@@ -203,22 +203,13 @@ void SignalingHub::close_all(CloseCode code, std::string_view reason) {
   for (auto& p : peers) p->close(code, reason);
 }
 
-namespace {
-std::vector<RoomView> views(std::vector<RoomManager::Membership> memberships) {
-  std::vector<RoomView> out;
-  out.reserve(memberships.size());
-  for (auto& m : memberships) out.push_back({std::move(m.room_id), m.host, std::move(m.members)});
-  return out;
-}
-}  // namespace
-
 void SignalingHub::rooms_of(UserId user, Answer<std::vector<RoomView>> done) {
   std::vector<RoomManager::Membership> memberships;
   {
     std::lock_guard lock(mutex_);
     memberships = rooms_.memberships(user);
   }
-  done(views(std::move(memberships)));
+  done(room_views(std::move(memberships)));
 }
 
 void SignalingHub::list_rooms(std::string_view after, std::size_t limit,
@@ -271,7 +262,7 @@ void SignalingHub::presence(UserId user, Answer<Presence> done) {
     p.online = registry_.find(user) != nullptr;
     memberships = rooms_.memberships(user);
   }
-  p.rooms = views(std::move(memberships));
+  p.rooms = room_views(std::move(memberships));
   done(std::move(p));
 }
 

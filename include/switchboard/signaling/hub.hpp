@@ -94,4 +94,12 @@ class Hub {
   virtual std::optional<RoomTotals> room_totals() = 0;
 };
 
+/// Memberships as a resumed Welcome and the admin API show them.
+inline std::vector<RoomView> room_views(std::vector<RoomManager::Membership> memberships) {
+  std::vector<RoomView> out;
+  out.reserve(memberships.size());
+  for (auto& m : memberships) out.push_back({std::move(m.room_id), m.host, std::move(m.members)});
+  return out;
+}
+
 }  // namespace switchboard
