@@ -50,7 +50,7 @@ if [[ $mode == idle ]]; then
   fi
   grep -q 'closed while idle' "$work/control.out" ||
     fail "the session without pings failed otherwise: $(cat "$work/control.out")"
-  echo "ok: without pings, nginx closes the idle session"
+  echo "ok: without pings, nginx closes the idle session: $(tail -n 1 "$work/control.out")"
   echo PASS
   exit 0
 fi
