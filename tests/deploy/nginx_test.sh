@@ -6,9 +6,10 @@
 #   nginx_test.sh BINARY REPO proxy   REST over https, a wss:// session with a large SDP,
 #                                     /metrics and /admin/ refused, oversized bodies refused,
 #                                     the client's address believed only from a trusted proxy
-#   nginx_test.sh BINARY REPO idle    a wss:// session idle for 80 s still relays (longer than
-#                                     nginx's default 60 s and the shipped 75 s read timeout:
-#                                     only the daemon's pings keep it open)
+#   nginx_test.sh BINARY REPO idle    the shipped /ws read timeout is above the daemon's
+#                                     default ping interval; scaled down (3 s timeout), a
+#                                     wss:// session idle for 8 s still relays with pings every
+#                                     second, and is cut by nginx without them
 set -euo pipefail
 binary=$1 repo=$2 mode=$3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,9 +24,33 @@ session() { node --experimental-websocket --no-warnings "$here/ws_session.mjs" "
 curl_tls() { curl -s --max-time 10 --cacert "$work/tls/fullchain.pem" "$@"; }
 
 if [[ $mode == idle ]]; then
-  start_daemon "$work/d" "$binary" WS_PING_INTERVAL=20
-  start_nginx "$work/n" "$conf" "$daemon_port" "$work/tls"
-  session "https://127.0.0.1:$nginx_port" --idle 80 || fail "idle session through nginx"
+  # The shipped pairing: /ws waits 75 s for the daemon, whose default ping interval is shorter.
+  for line in '        proxy_read_timeout 75s;' '        proxy_send_timeout 75s;'; do
+    grep -qxF "$line" "$conf" || fail "$conf lost the line '$line' this test scales down"
+  done
+  default_ping=$("$binary" --help | sed -nE 's/.*seconds of silence before a ping \(default ([0-9]+)\).*/\1/p')
+  [[ -n $default_ping ]] || fail "--help no longer states the default ws_ping_interval"
+  ((default_ping < 75)) || fail "the default ws_ping_interval ($default_ping s) is not below nginx's 75 s"
+  echo "ok: the shipped 75 s read timeout is above the default ${default_ping} s ping interval"
+
+  # The same mechanism at a twenty-fifth of the scale, so that it costs seconds, not minutes:
+  # the shipped file with only the two /ws timeouts at 3 s.
+  sed -e 's/^        proxy_read_timeout 75s;/        proxy_read_timeout 3s;/' \
+    -e 's/^        proxy_send_timeout 75s;/        proxy_send_timeout 3s;/' "$conf" >"$work/scaled.conf"
+  start_daemon "$work/d" "$binary" WS_PING_INTERVAL=1
+  start_nginx "$work/n" "$work/scaled.conf" "$daemon_port" "$work/tls"
+  session "https://127.0.0.1:$nginx_port" --idle 8 || fail "idle session through nginx"
+
+  # The control: without pings inside the timeout nginx does cut the same session, so it is
+  # the daemon's pings (and not a timeout that never applied) that kept the first one open.
+  start_daemon "$work/c" "$binary" WS_PING_INTERVAL=60
+  start_nginx "$work/cn" "$work/scaled.conf" "$daemon_port" "$work/tls"
+  if session "https://127.0.0.1:$nginx_port" --idle 8 >"$work/control.out" 2>&1; then
+    fail "a session without pings outlived nginx's 3 s read timeout: $(cat "$work/control.out")"
+  fi
+  grep -q 'closed while idle' "$work/control.out" ||
+    fail "the session without pings failed otherwise: $(cat "$work/control.out")"
+  echo "ok: without pings, nginx closes the idle session: $(tail -n 1 "$work/control.out")"
   echo PASS
   exit 0
 fi
