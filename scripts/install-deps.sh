@@ -20,7 +20,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql redis-server prometheus nginx openssl systemd) ;;
-    --browser) packages+=(chromium coturn nodejs npm) ;;
+    --browser) packages+=(chromium coturn nodejs npm redis-server postgresql) ;;
     --container) packages+=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname nginx openssl systemd) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac
