@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh            build + runtime packages
 #   scripts/install-deps.sh --test     also the test toolchain (clang for fuzzing/TSan,
 #                                      PostgreSQL, Redis, promtool from prometheus)
-#   scripts/install-deps.sh --browser  also chromium, coturn and node (browser tests)
+#   scripts/install-deps.sh --browser  also chromium, coturn and node (browser tests), Redis and
+#                                      PostgreSQL (the cluster call)
 #   scripts/install-deps.sh --container  also podman, debootstrap, podman-compose and nginx
 #                                      (the container stage and the nginx test)
 set -euo pipefail

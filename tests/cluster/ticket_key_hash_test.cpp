@@ -1,6 +1,6 @@
-// RedisTicketStore against a real redis-server: a ticket issued through one connection (one
-// daemon) is redeemed once through another, with the identity intact whatever bytes the key
-// hash holds.
+// RedisTicketStore against a real redis-server, on the bytes of a key hash: a ticket issued
+// through one connection (one daemon) is redeemed once through another, with the identity
+// intact whatever bytes the key hash holds.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -15,7 +15,7 @@ namespace {
 using Issued = Result<std::string, TicketsUnavailable>;
 using Redeemed = Result<std::optional<Identity>, TicketsUnavailable>;
 
-class RedisTicketStoreTest : public RedisFixture {
+class TicketKeyHashTest : public RedisFixture {
  protected:
   std::string issue(RedisTicketStore& store, const Identity& who) {
     auto r = await_answer<Issued>([&](auto done) { store.issue(who, std::move(done)); });
@@ -32,7 +32,7 @@ class RedisTicketStoreTest : public RedisFixture {
 // A key hash is raw SHA-256: about one in eight holds a newline byte, and most hold bytes
 // that are not UTF-8. Each must come back as it went in (a mangled one put a key hash's tail
 // into the username, and the Welcome then failed to serialise).
-TEST_F(RedisTicketStoreTest, AnIdentityWithAnyKeyHashBytesSurvivesTheRoundTripOnce) {
+TEST_F(TicketKeyHashTest, AnIdentityWithAnyKeyHashBytesSurvivesTheRoundTripOnce) {
   RedisTicketStore issuer(client(), std::chrono::seconds(30));
   RedisTicketStore redeemer(client(), std::chrono::seconds(30));
   std::string every_byte;
@@ -50,10 +50,10 @@ TEST_F(RedisTicketStoreTest, AnIdentityWithAnyKeyHashBytesSurvivesTheRoundTripOn
   }
 }
 
-TEST_F(RedisTicketStoreTest, AValueThatIsNotAnIdentityRedeemsNothing) {
+TEST_F(TicketKeyHashTest, AValueThatIsNotAnIdentityRedeemsNothing) {
   auto c = client();
   RedisTicketStore store(c, std::chrono::seconds(30));
-  for (const std::string& value : {"7\nzz\nbob", "7\nabc\nbob", "0\n00\nbob", "7 00 bob"}) {
+  for (const char* value : {"7\nzz\nbob", "7\nabc\nbob", "0\n00\nbob", "7 00 bob"}) {
     command(c, {"SET", "sb:ticket:" + hash_api_key("t"), value});
     EXPECT_FALSE(redeem(store, "t").has_value()) << value;
   }
