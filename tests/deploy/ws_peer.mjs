@@ -45,6 +45,13 @@ export function client(base) {
         peer.closed = e.code;
         peer.#deliver(null);
       };
+      // Node 20's WebSocket reports a refused upgrade (a 503, say) as an error and never as a
+      // close: without this a step would wait out its timeout.
+      peer.ws.onerror = () => {
+        if (peer.closed !== null) return;
+        peer.closed = 'error';
+        peer.#deliver(null);
+      };
       const welcome = await peer.next((m) => m.msg_type === 12, 'Welcome');
       if (welcome.payload.user_id !== account.user_id) fail(`${name}: Welcome for another user`);
       return peer;
