@@ -6,7 +6,8 @@
 #   scripts/install-deps.sh            build + runtime packages
 #   scripts/install-deps.sh --test     also the test toolchain (clang for fuzzing/TSan,
 #                                      PostgreSQL, Redis, promtool from prometheus, ccache)
-#   scripts/install-deps.sh --browser  also chromium, coturn and node (browser tests)
+#   scripts/install-deps.sh --browser  also chromium, coturn and node (browser tests), Redis and
+#                                      PostgreSQL (the cluster call)
 #   scripts/install-deps.sh --container  also podman, debootstrap, podman-compose and nginx
 #                                      (the container stage and the nginx test)
 set -euo pipefail
@@ -20,7 +21,7 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(clang-14 libclang-rt-14-dev llvm-14 python3 postgresql redis-server prometheus nginx openssl systemd ccache) ;;
-    --browser) packages+=(chromium coturn nodejs npm) ;;
+    --browser) packages+=(chromium coturn nodejs npm redis-server postgresql) ;;
     --container) packages+=(podman runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname nginx openssl systemd) ;;
     *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "switchboard/util/encoding.hpp"
+
 namespace switchboard {
 
 namespace {
@@ -116,8 +118,10 @@ Result<ClusterEnvelope, std::string> decode_json(std::string_view bytes) {
       break;
     }
     case ClusterEnvelope::Kind::revoke: {
-      auto hash = string_field(j, "key_hash");
-      if (!hash) return std::string("revoke without key_hash");
+      auto hex = string_field(j, "key_hash");
+      if (!hex) return std::string("revoke without key_hash");
+      auto hash = hex_decode(*hex);
+      if (!hash) return std::string("revoke with a key_hash that is not hex");
       e.key_hash = std::move(*hash);
       break;
     }
@@ -168,7 +172,9 @@ std::string encode_envelope(const ClusterEnvelope& e) {
       j["conn"] = e.conn;
       break;
     case ClusterEnvelope::Kind::revoke:
-      j["key_hash"] = e.key_hash;
+      // Raw SHA-256 bytes: as a JSON string they are not UTF-8, and the replacement below would
+      // turn them into another hash that matches no key.
+      j["key_hash"] = hex_encode(e.key_hash);
       break;
     case ClusterEnvelope::Kind::close:
       j["code"] = e.code;

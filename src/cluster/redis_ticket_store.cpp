@@ -11,10 +11,11 @@ std::string ticket_key(std::string_view ticket) {
   return "sb:ticket:" + hash_api_key(ticket);
 }
 
-/// "<user id>\n<key hash>\n<username>": the username last, as it is the one field that is
-/// not fixed in form (validation keeps newlines out of it anyway).
+/// "<user id>\n<key hash in hex>\n<username>": the username last, as it is the one field that
+/// is not fixed in form (validation keeps newlines out of it anyway). The key hash is raw
+/// SHA-256 bytes, so in hex: one hash in eight holds a newline byte, which split it wrongly.
 std::string encode_identity(const Identity& who) {
-  return std::to_string(who.user_id) + "\n" + who.key_hash + "\n" + who.username;
+  return std::to_string(who.user_id) + "\n" + hex_encode(who.key_hash) + "\n" + who.username;
 }
 
 std::optional<Identity> decode_identity(std::string_view text) {
@@ -23,9 +24,10 @@ std::optional<Identity> decode_identity(std::string_view text) {
   auto second = text.find('\n', first + 1);
   if (second == std::string_view::npos) return std::nullopt;
   auto user = parse_decimal(text.substr(0, first));
-  if (!user || *user == 0) return std::nullopt;
+  auto key_hash = hex_decode(text.substr(first + 1, second - first - 1));
+  if (!user || *user == 0 || !key_hash) return std::nullopt;
   return Identity{static_cast<UserId>(*user), std::string(text.substr(second + 1)),
-                  std::string(text.substr(first + 1, second - first - 1))};
+                  std::move(*key_hash)};
 }
 }  // namespace
 

@@ -1,9 +1,9 @@
 // Shared helpers for the browser tests: the real daemon, coturn, Chromium and
 // bounded waits. Every wait has a deadline; nothing sleeps to synchronise.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import os from 'node:os';
@@ -229,6 +229,128 @@ export async function startCoturn(secret) {
     async stop() {
       await stop(child);
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resolves once `child` printed a line matching `pattern` (stdout or stderr); rejects on exit or after `timeout` ms. */
+function awaitLine(child, pattern, output, what, timeout = 30000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} not ready within ${timeout} ms:\n${output.join('')}`)), timeout);
+    const look = (chunk) => {
+      output.push(chunk.toString());
+      if (pattern.test(output.join(''))) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', look);
+    child.stderr.on('data', look);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${what}: ${error.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code ?? signal}):\n${output.join('')}`));
+    });
+  });
+}
+
+/** A redis-server of the test's own on loopback, nothing saved. Resolves to {url, stop()}. */
+export async function startRedis() {
+  const dir = await tempDir('redis');
+  const port = await freePort();
+  const child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+  await awaitLine(child, /Ready to accept connections/, [], 'redis-server');
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      await stop(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A PostgreSQL 15 server of the test's own: a fresh cluster (initdb, no fsync) in a temp dir,
+ * `postgres` in the foreground as our child (as the `postgres` user when we are root: initdb
+ * refuses root). Resolves to {url, stop()}; the database is `postgres`, the user `switchboard`.
+ */
+export async function startPostgres() {
+  const bin = '/usr/lib/postgresql/15/bin';
+  const dir = await tempDir('postgres');
+  const as = {};
+  if (process.getuid() === 0) {
+    as.uid = Number(execFileSync('id', ['-u', 'postgres']));
+    as.gid = Number(execFileSync('id', ['-g', 'postgres']));
+    await chown(dir, as.uid, as.gid);
+  }
+  const data = path.join(dir, 'data');
+  execFileSync(`${bin}/initdb`, ['-D', data, '-A', 'trust', '-U', 'switchboard', '-E', 'UTF8', '--locale=C', '--no-sync'], {
+    ...as,
+    stdio: 'pipe',
+  });
+  const port = await freePort();
+  const child = spawnTracked(
+    `${bin}/postgres`,
+    ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
+    as,
+  );
+  await awaitLine(child, /database system is ready to accept connections/, [], 'postgres');
+  return {
+    url: `postgresql://switchboard@127.0.0.1:${port}/postgres?sslmode=disable`,
+    async stop() {
+      // SIGINT is PostgreSQL's fast shutdown (SIGTERM would wait for every client to leave).
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+        await exited;
+        clearTimeout(timer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A cluster of `count` daemons (protocol.md section 6) on a Redis and a PostgreSQL of its own,
+ * NODE_ID c1, c2, ... Resolves to {daemons, stop()} once every daemon's /readyz answers 200
+ * (Redis and the account store reached). stop() fails unless each daemon exits 0.
+ */
+export async function startCluster(count, extraEnv = {}) {
+  const redis = await startRedis();
+  const postgres = await startPostgres().catch(async (error) => {
+    await redis.stop();
+    throw error;
+  });
+  const daemons = [];
+  try {
+    for (let i = 1; i <= count; i += 1) {
+      daemons.push(await startDaemon({ REDIS_URL: redis.url, DB_URL: postgres.url, NODE_ID: `c${i}`, ...extraEnv }));
+    }
+    for (const daemon of daemons) {
+      await waitFor(async () => (await fetch(new URL('/readyz', daemon.url))).status === 200, {
+        what: `${daemon.url}/readyz`,
+      });
+    }
+  } catch (error) {
+    for (const daemon of daemons) await daemon.stop();
+    await postgres.stop();
+    await redis.stop();
+    throw error;
+  }
+  return {
+    daemons,
+    async stop() {
+      const results = [];
+      for (const daemon of daemons) results.push([daemon, await daemon.stop()]);
+      await postgres.stop();
+      await redis.stop();
+      for (const [daemon, { code, signal }] of results) {
+        assert.equal(code, 0, `daemon exited with ${code ?? signal} after SIGTERM:\n${daemon.logs()}`);
+      }
     },
   };
 }

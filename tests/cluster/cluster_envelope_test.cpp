@@ -67,6 +67,10 @@ TEST(ClusterEnvelope, EveryInstructionReadsBackTheSame) {
   revoke.user = 3;
   revoke.key_hash = "abc";
   EXPECT_EQ(round_trip(revoke).key_hash, "abc");
+  // A real key hash is raw SHA-256 bytes, not UTF-8: it must come back byte for byte, or the
+  // other daemons forget and close nothing.
+  for (int b = 0; b < 256; ++b) revoke.key_hash += static_cast<char>(b);
+  EXPECT_EQ(round_trip(revoke).key_hash, revoke.key_hash);
 
   ClusterEnvelope close;
   close.kind = ClusterEnvelope::Kind::close;
@@ -108,6 +112,7 @@ TEST(ClusterEnvelope, RefusesWhatIsNotOne) {
         R"({"k":"replace","conn":"c"})",
         R"({"k":"replace","user":"x1","conn":"c"})",
         R"({"k":"revoke","user":"1"})",
+        R"({"k":"revoke","user":"1","key_hash":"zz"})",
         R"({"k":"close","user":"1","code":99})",
         R"({"k":"close","user":"1","code":70000})",
         R"({"k":"close","user":"1"})",

@@ -130,5 +130,17 @@ TEST(Encoding, ParseDecimalTakesPlainDigitsOnly) {
   }
 }
 
+TEST(Encoding, HexCarriesEveryByteAndRefusesWhatIsNotHex) {
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+  EXPECT_EQ(hex_encode(std::string("\x00\n\xff", 3)), "000aff");
+  EXPECT_EQ(hex_decode(hex_encode(every_byte)), every_byte);
+  EXPECT_EQ(hex_decode("0AfF"), std::string("\x0a\xff", 2));
+  EXPECT_EQ(hex_decode(""), std::string());
+  for (const char* bad : {"0", "abc", "zz", "0g", " 00", "00 "}) {
+    EXPECT_FALSE(hex_decode(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace switchboard

@@ -23,8 +23,8 @@ namespace switchboard {
 /// - a JSON object with "k": "room" (a room event for members: the receiving node builds the
 ///   client message from its fields), "replace" (a newer connection of `user` elsewhere:
 ///   close `conn` with 4002), "revoke" (close `user`'s connection if authenticated with
-///   `key_hash`: 4001) or "close" (close `user`'s connection with `code`). User ids are
-///   decimal strings (Lua numbers are doubles).
+///   `key_hash`, sent in hex: 4001) or "close" (close `user`'s connection with `code`). User ids
+///   are decimal strings (Lua numbers are doubles).
 struct ClusterEnvelope {
   enum class Kind { deliver, room_event, replace, revoke, close };
   Kind kind = Kind::deliver;

@@ -12,6 +12,10 @@ namespace switchboard {
 std::string base64url_encode(std::span<const std::uint8_t> bytes);
 /// Standard base64 with padding: TURN REST API credentials.
 std::string base64_encode(std::span<const std::uint8_t> bytes);
+/// Lower-case hex of raw bytes (a key hash, which may hold any byte, in text that is split on
+/// a separator or must be UTF-8), and back: nullopt for an odd length or a non-hex digit.
+std::string hex_encode(std::string_view bytes);
+std::optional<std::string> hex_decode(std::string_view hex);
 /// `n` bytes from libsodium's CSPRNG, written as base64url.
 std::string random_token(std::size_t n);
 /// Lower-case copy for ASCII (usernames are ASCII by validation).
