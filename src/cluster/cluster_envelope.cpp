@@ -27,6 +27,31 @@ constexpr EventName kEvents[] = {{MsgType::peer_joined, "peer_joined"},
                                  {MsgType::peer_left, "peer_left"},
                                  {MsgType::room_closed, "room_closed"}};
 
+// A key hash is 32 raw bytes (hash_api_key), not text: in JSON it travels as hex. Written raw,
+// the dump's UTF-8 replacement turned it into U+FFFDs and no daemon's key ever matched.
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 0xf]);
+  }
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string out(hex.size() / 2, '\0');
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, value, 16);
+    if (ec != std::errc() || end != hex.data() + 2 * i + 2) return std::nullopt;
+    out[i] = static_cast<char>(value);
+  }
+  return out;
+}
+
 std::optional<UserId> parse_user(std::string_view s) {
   UserId u = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), u);
@@ -116,8 +141,10 @@ Result<ClusterEnvelope, std::string> decode_json(std::string_view bytes) {
       break;
     }
     case ClusterEnvelope::Kind::revoke: {
-      auto hash = string_field(j, "key_hash");
-      if (!hash) return std::string("revoke without key_hash");
+      auto hex = string_field(j, "key_hash");
+      if (!hex) return std::string("revoke without key_hash");
+      auto hash = from_hex(*hex);
+      if (!hash) return std::string("revoke with a key_hash that is not hex");
       e.key_hash = std::move(*hash);
       break;
     }
@@ -168,7 +195,7 @@ std::string encode_envelope(const ClusterEnvelope& e) {
       j["conn"] = e.conn;
       break;
     case ClusterEnvelope::Kind::revoke:
-      j["key_hash"] = e.key_hash;
+      j["key_hash"] = to_hex(e.key_hash);
       break;
     case ClusterEnvelope::Kind::close:
       j["code"] = e.code;
