@@ -1,6 +1,7 @@
 // The envelopes daemons send each other: what our C++ writes reads back the same, what the
 // Lua scripts write (cjson, ids as strings) reads, and anything else is refused with a reason.
 #include "switchboard/cluster/cluster_envelope.hpp"
+#include "switchboard/auth/api_key.hpp"
 
 #include <gtest/gtest.h>
 
@@ -67,6 +68,10 @@ TEST(ClusterEnvelope, EveryInstructionReadsBackTheSame) {
   revoke.user = 3;
   revoke.key_hash = "abc";
   EXPECT_EQ(round_trip(revoke).key_hash, "abc");
+  // A real key hash is 32 raw bytes, invalid UTF-8 among them: it must arrive unchanged.
+  revoke.key_hash = hash_api_key("an-api-key");
+  revoke.key_hash[0] = '\xff';
+  EXPECT_EQ(round_trip(revoke).key_hash, revoke.key_hash);
 
   ClusterEnvelope close;
   close.kind = ClusterEnvelope::Kind::close;
@@ -108,6 +113,8 @@ TEST(ClusterEnvelope, RefusesWhatIsNotOne) {
         R"({"k":"replace","conn":"c"})",
         R"({"k":"replace","user":"x1","conn":"c"})",
         R"({"k":"revoke","user":"1"})",
+        R"({"k":"revoke","user":"1","key_hash":"abc"})",
+        R"({"k":"revoke","user":"1","key_hash":"zz"})",
         R"({"k":"close","user":"1","code":99})",
         R"({"k":"close","user":"1","code":70000})",
         R"({"k":"close","user":"1"})",
