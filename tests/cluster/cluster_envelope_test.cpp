@@ -1,6 +1,7 @@
 // The envelopes daemons send each other: what our C++ writes reads back the same, what the
 // Lua scripts write (cjson, ids as strings) reads, and anything else is refused with a reason.
 #include "switchboard/cluster/cluster_envelope.hpp"
+#include "switchboard/auth/api_key.hpp"
 
 #include <gtest/gtest.h>
 
@@ -112,6 +113,7 @@ TEST(ClusterEnvelope, RefusesWhatIsNotOne) {
         R"({"k":"replace","conn":"c"})",
         R"({"k":"replace","user":"x1","conn":"c"})",
         R"({"k":"revoke","user":"1"})",
+        R"({"k":"revoke","user":"1","key_hash":"abc"})",
         R"({"k":"revoke","user":"1","key_hash":"zz"})",
         R"({"k":"close","user":"1","code":99})",
         R"({"k":"close","user":"1","code":70000})",
