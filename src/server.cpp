@@ -272,6 +272,7 @@ struct Server::Impl {
         if (r.error().code == NodeLivenessError::Code::in_use) {
           log_error("another live daemon has this node id: stopping",
                     {{"node", cluster->node_id()}});
+          refused = true;
           return begin_shutdown();
         }
         liveness_timer.expires_after(std::chrono::seconds(1));
@@ -433,6 +434,7 @@ struct Server::Impl {
   Hub& hub;
   std::shared_ptr<NodeLiveness> liveness;  // the cluster's heartbeat and reaper
   std::atomic<bool> liveness_begun{false};
+  bool refused = false;  // stopped because it could not serve (run() returns false)
   SessionManager sessions;
   std::unique_ptr<AdminApi> admin;  // ADMIN_TOKEN's; null: /admin/ answers 404
   HttpSessionSet http_sessions;
@@ -506,7 +508,7 @@ std::uint16_t Server::start(bool handle_signals) {
   return port;
 }
 
-void Server::run() {
+bool Server::run() {
   Impl& s = *impl_;
   // The other contexts have nothing to do until connections arrive: keep them running until
   // the main one ends, which it does once shutdown has seen the last connection go.
@@ -530,6 +532,7 @@ void Server::run() {
   s.ioc.drop_handlers();
   for (auto& c : s.connection_contexts) c->drop_handlers();
   log_info("stopped");
+  return !s.refused;
 }
 
 void Server::request_shutdown() {

@@ -23,8 +23,9 @@ class Server {
   /// `handle_signals`, SIGINT and SIGTERM begin the shutdown from here on (so a signal sent
   /// right after the listening line is printed is never missed).
   std::uint16_t start(bool handle_signals);
-  /// Runs the I/O threads until shutdown has finished.
-  void run();
+  /// Runs the I/O threads until shutdown has finished. False when the daemon stopped because
+  /// it could not serve (another live daemon of the cluster has its NODE_ID): exit non-zero.
+  bool run();
   /// Begins a graceful shutdown (any thread), as SIGTERM does: with drain_seconds, first a
   /// drain (/readyz and new WebSockets answer 503, the rest goes on; a second call ends it);
   /// then stop accepting, close WebSockets with 1001, finish in-flight requests, and run()

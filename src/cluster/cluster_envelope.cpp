@@ -24,7 +24,8 @@ struct EventName {
   MsgType type;
   const char* name;
 };
-constexpr EventName kEvents[] = {{MsgType::peer_joined, "peer_joined"},
+constexpr EventName kEvents[] = {{MsgType::room_joined, "room_joined"},
+                                 {MsgType::peer_joined, "peer_joined"},
                                  {MsgType::peer_ready, "peer_ready"},
                                  {MsgType::peer_left, "peer_left"},
                                  {MsgType::room_closed, "room_closed"}};
@@ -66,6 +67,18 @@ std::optional<UserId> user_field(const json& j, const char* key) {
   return std::nullopt;
 }
 
+/// An array of user ids (decimal strings, or numbers) appended to `out`; false if any is not.
+bool user_array(const json& a, std::vector<UserId>& out) {
+  for (const auto& t : a) {
+    std::optional<UserId> u;
+    if (t.is_string()) u = parse_user(t.get_ref<const std::string&>());
+    if (t.is_number_unsigned()) u = t.get<UserId>();
+    if (!u) return false;
+    out.push_back(*u);
+  }
+  return true;
+}
+
 std::optional<std::string> string_field(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || !it->is_string()) return std::nullopt;
@@ -100,12 +113,14 @@ Result<ClusterEnvelope, std::string> decode_json(std::string_view bytes) {
       if (!event) return "unknown room event " + *ev;
       e.type = event->type;
       e.room_id = std::move(*room);
-      for (const auto& t : *to) {
-        std::optional<UserId> u;
-        if (t.is_string()) u = parse_user(t.get_ref<const std::string&>());
-        if (t.is_number_unsigned()) u = t.get<UserId>();
-        if (!u) return std::string("bad recipient");
-        e.to.push_back(*u);
+      if (!user_array(*to, e.to)) return std::string("bad recipient");
+      if (e.type == MsgType::room_joined) {
+        auto members = j.find("members");
+        if (members == j.end() || !members->is_array() || members->empty() ||
+            !user_array(*members, e.members)) {
+          return std::string("room_joined without its members");
+        }
+        e.host = e.members.front();
       }
       if (e.type == MsgType::peer_left) e.host = user_field(j, "host").value_or(0);
       if (e.type == MsgType::room_closed) e.reason = string_field(j, "reason").value_or("");
@@ -165,6 +180,11 @@ std::string encode_envelope(const ClusterEnvelope& e) {
       for (UserId u : e.to) to.push_back(std::to_string(u));
       j["to"] = std::move(to);
       if (e.type == MsgType::peer_left) j["host"] = std::to_string(e.host);
+      if (e.type == MsgType::room_joined) {
+        json members = json::array();
+        for (UserId u : e.members) members.push_back(std::to_string(u));
+        j["members"] = std::move(members);
+      }
       if (e.type == MsgType::room_closed) j["reason"] = e.reason;
       break;
     }

@@ -71,6 +71,11 @@ if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then return {'err', 'too_ma
 redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
 add_user_room(KEYS[4], ARGV[2])
 local members = redis.call('ZRANGE', KEYS[2], 0, -1)
+-- The joiner's RoomJoined goes through its node's inbox too, ahead of what the room sends
+-- next: a reply on the command connection could be overtaken on the node by a PeerJoined or
+-- a relay that arrives on its subscriber connection.
+sb_fanout({ARGV[1]}, {k = 'room', ev = 'room_joined', room = ARGV[2], user = ARGV[1],
+                      members = members})
 sb_fanout(others(members, ARGV[1]), {k = 'room', ev = 'peer_joined', room = ARGV[2], user = ARGV[1]})
 return {'ok', unpack(members)}
 )lua");

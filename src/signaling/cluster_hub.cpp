@@ -149,12 +149,9 @@ Hub::Handled ClusterHub::handle(Peer& peer, std::string_view text) {
       });
       break;
     case MsgType::join_room:
-      rooms_.join(me, m.room_id, [weak, on_error](auto r) {
-        if (!r.ok()) return on_error(r.error());
-        const auto& joined = r.value();
-        if (auto p = weak.lock()) {
-          p->deliver(make_room_joined(joined.room_id, joined.host, joined.members));
-        }
+      // RoomJoined arrives through this node's inbox, in order with the room's other events.
+      rooms_.join(me, m.room_id, [on_error](auto r) {
+        if (!r.ok()) on_error(r.error());
       });
       break;
     case MsgType::leave_room:
@@ -203,6 +200,8 @@ void ClusterHub::on_envelope(const ClusterEnvelope& e) {
         message = make_peer_left(e.room_id, e.user, e.host);
       } else if (e.type == MsgType::room_closed) {
         message = make_room_closed(e.room_id, e.reason);
+      } else if (e.type == MsgType::room_joined) {
+        message = make_room_joined(e.room_id, e.host, e.members);
       } else {
         message = make_peer_event(e.type, e.room_id, e.user);
       }

@@ -90,6 +90,14 @@ TEST(ClusterEnvelope, ReadsWhatTheScriptsWrite) {
   ASSERT_TRUE(d.ok()) << d.error();
   EXPECT_EQ(d.value().type, MsgType::peer_joined);
   EXPECT_EQ(d.value().to, (std::vector<UserId>{1, 2}));
+  // The joiner's RoomJoined: the room's members in join order, the host first.
+  auto joined = decode_envelope(
+      R"({"to":["9"],"user":"9","ev":"room_joined","k":"room","room":"r","members":["4","9"]})");
+  ASSERT_TRUE(joined.ok()) << joined.error();
+  EXPECT_EQ(joined.value().type, MsgType::room_joined);
+  EXPECT_EQ(joined.value().members, (std::vector<UserId>{4, 9}));
+  EXPECT_EQ(joined.value().host, 4u);
+  EXPECT_EQ(round_trip(joined.value()).members, joined.value().members);
   auto replace = decode_envelope(R"({"conn":"c1","k":"replace","user":"12"})");
   ASSERT_TRUE(replace.ok()) << replace.error();
   EXPECT_EQ(replace.value().user, 12u);
@@ -121,7 +129,10 @@ TEST(ClusterEnvelope, RefusesWhatIsNotOne) {
         R"({"k":"room","user":"1","ev":"peer_joined","room":"r"})",
         R"({"k":"room","user":"1","ev":"sdp","room":"r","to":[]})",
         R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":["a"]})",
-        R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":[-1]})"}) {
+        R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":[-1]})",
+        R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"]})",
+        R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"],"members":[]})",
+        R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"],"members":["x"]})"}) {
     EXPECT_FALSE(decode_envelope(bad).ok()) << bad;
   }
 }

@@ -351,9 +351,12 @@ TEST_F(PresenceTest, RoomScriptsTellTheOtherMembersNodesWhatChangedInOrder) {
   expect(*a.received, {{MsgType::peer_joined, 2, {1}, 0, ""},
                        {MsgType::peer_joined, 3, {1}, 0, ""},
                        {MsgType::peer_ready, 2, {1}, 0, ""}});
-  // b holds 2 and 3: 3's join reaches 2 only, 2's Ready reaches 3 only, then 1 leaves (2 is
-  // host) and the room closes for both.
-  expect(*b.received, {{MsgType::peer_joined, 3, {2}, 0, ""},
+  // b holds 2 and 3: each joiner's own RoomJoined (host 1) comes through its node's inbox,
+  // ahead of the room's next events; 3's join reaches 2 only, 2's Ready reaches 3 only, then 1
+  // leaves (2 is host) and the room closes for both.
+  expect(*b.received, {{MsgType::room_joined, 2, {2}, 1, ""},
+                       {MsgType::room_joined, 3, {3}, 1, ""},
+                       {MsgType::peer_joined, 3, {2}, 0, ""},
                        {MsgType::peer_ready, 2, {3}, 0, ""},
                        {MsgType::peer_left, 1, {2, 3}, 2, ""},
                        {MsgType::room_closed, 0, {2, 3}, 0, "maintenance"}});

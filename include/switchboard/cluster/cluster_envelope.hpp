@@ -30,15 +30,17 @@ struct ClusterEnvelope {
   Kind kind = Kind::deliver;
   std::vector<UserId> to;  // deliver, room_event: recipients on the receiving node
   std::string text;        // deliver: the client message
-  // room_event: peer_joined, peer_ready, peer_left (with host) or room_closed (with reason).
+  // room_event: room_joined (to the joiner, with members), peer_joined, peer_ready, peer_left
+  // (with host) or room_closed (with reason).
   MsgType type = MsgType::error;
   std::string room_id;
-  UserId user = 0;         // room_event: whose event; replace, revoke, close: whose connection
-  UserId host = 0;         // room_event peer_left: the host after the departure (0: none)
-  std::string conn;        // replace: the connection that was replaced
-  std::string key_hash;    // revoke
-  std::uint16_t code = 0;  // close
-  std::string reason;      // close, room_event room_closed
+  UserId user = 0;              // room_event: whose event; replace, revoke, close: whose connection
+  UserId host = 0;              // room_event peer_left: the host after the departure (0: none)
+  std::vector<UserId> members;  // room_event room_joined: join order, the host first
+  std::string conn;             // replace: the connection that was replaced
+  std::string key_hash;         // revoke
+  std::uint16_t code = 0;       // close
+  std::string reason;           // close, room_event room_closed
 };
 
 std::string encode_envelope(const ClusterEnvelope& e);
