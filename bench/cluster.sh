@@ -47,7 +47,7 @@ fi
 
 log "building this tree and $base (release presets)"
 cmake --preset release -DSWITCHBOARD_WERROR=OFF >/dev/null
-cmake --build --preset release >/dev/null
+cmake --build --preset release --target switchboard switchboard-bench >/dev/null
 base_binary=$(build_baseline "$base" "$repo/build/cluster-base")
 daemon=$repo/build/release/switchboard
 bench=$repo/build/release/bench/switchboard-bench
@@ -200,10 +200,12 @@ start_daemons() {
       sleep 0.1
     done
     [[ -n $url ]] || { log "$name: daemon $k did not start"; tail -n 20 "$work/daemon-log.txt" >&2; exit 1; }
+    local ready=
     for _ in $(seq 100); do
-      [[ $(curl -s -o /dev/null -w '%{http_code}' "$url/readyz") == 200 ]] && break
+      [[ $(curl -s -o /dev/null -w '%{http_code}' "$url/readyz") == 200 ]] && { ready=1; break; }
       sleep 0.1
     done
+    [[ -n $ready ]] || log "$name: daemon $k not ready after 10 s (/readyz), measured anyway"
     daemon_urls+=("$url")
   done
 }
