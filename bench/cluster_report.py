@@ -131,14 +131,19 @@ for line in open(a.daemon_log):
     m = re.match(r"(\S+) daemon \d+: (.*)", line.rstrip("\n"))
     if not m:
         continue
-    text = re.sub(r"\d{4}-\d\d-\d\d[T ][\d:.]+Z?", "", m.group(2)).strip()
-    logged.setdefault(m.group(1), {}).setdefault(text, 0)
-    logged[m.group(1)][text] += 1
+    # Without the time and the thread; lines that differ only in numbers (ids, ports,
+    # counts) are one kind, shown by its first example.
+    text = re.sub(r"^\d{4}-\d\d-\d\dT[\d:.]+ ", "", m.group(2))
+    text = re.sub(r"\[\d+\] ", "", text).strip()
+    kinds = logged.setdefault(m.group(1), {})
+    kind = kinds.setdefault(re.sub(r"\d+", "N", text), [0, text])
+    kind[0] += 1
 if logged:
-    b += ["", "What the daemons logged (LOG_LEVEL=warn), by kind of daemon, over all rounds:", ""]
-    for kind, lines in sorted(logged.items()):
-        for text, count in sorted(lines.items(), key=lambda kv: -kv[1])[:5]:
-            b.append(f"- {kind}: {count}× `{text[:200]}`")
+    b += ["", "What the daemons logged (LOG_LEVEL=warn), by case, over all rounds (lines that "
+          "differ only in numbers counted together, the first shown):", ""]
+    for case, kinds in sorted(logged.items()):
+        for count, text in sorted(kinds.values(), key=lambda kv: -kv[0])[:5]:
+            b.append(f"- {case}: {count}× `{text[:240]}`")
 else:
     b += ["", "No daemon logged a warning or an error (LOG_LEVEL=warn) in any case."]
 problems = [(label, r.get("problems")) for label, rs in runs.items() for r in rs
