@@ -172,6 +172,7 @@ sb_env=(SERVER_HOST=127.0.0.1 SERVER_PORT=0 WEB_ROOT="$work/web"
   MAX_CONNECTIONS=100000 ARGON2_OPSLIMIT=1 ARGON2_MEMLIMIT=8192 WS_SEND_QUEUE=100000
   LOG_LEVEL=warn)
 daemon_urls=()
+current_label=
 case_n=0
 # start_daemons CASE: alone | cluster-N | sqlite-base | sqlite-this. Each daemon is up when
 # it printed its listening line and /readyz answers 200 (in a cluster: Redis answers).
@@ -190,7 +191,7 @@ start_daemons() {
     ((cluster)) && extra=(REDIS_URL="redis://127.0.0.1:$redis_port" NODE_ID="bench-$case_n-$k")
     : >"$stdout"
     env "${sb_env[@]}" "${store[@]}" "${extra[@]}" "$binary" >"$stdout" \
-      2> >(sed -u "s/^/$name daemon $k: /" >>"$work/daemon-log.txt") &
+      2> >(sed -u "s|^|$current_label daemon $k: |" >>"$work/daemon-log.txt") &
     daemon_pids+=($!)
     local url=
     for _ in $(seq 100); do
@@ -222,6 +223,7 @@ results=$work/results.jsonl
 run_case() {
   local label=$1 name=$2
   shift 2
+  current_label=$label  # what the daemons' log lines are prefixed with
   start_daemons "$name"
   local urls pids
   urls=$(IFS=,; echo "${daemon_urls[*]}")
@@ -229,8 +231,8 @@ run_case() {
   local args=(--url "$urls" --server-pid "$pids" --label "$label" --json "$results" "$@")
   [[ $name == cluster-* ]] && args+=(--redis-pid "$redis_pid")
   [[ $name == sqlite-* ]] || args+=(--db-pid "$pg_pid")
-  log "round $((round + 1)): $label (${#daemon_pids[@]} daemon(s))"
-  echo "$label: ${#daemon_pids[@]} daemon(s) started" >>"$work/daemon-log.txt"
+  log "$( ((round < 0)) && echo "before the rounds" || echo "round $((round + 1))"):" \
+    "$label (${#daemon_pids[@]} daemon(s))"
   timeout -k 5 300 "$bench" "${args[@]}" >"$work/last.json" 2>"$work/last.err" &
   bench_pid=$!
   if ! wait "$bench_pid"; then

@@ -129,7 +129,8 @@ for label, title, cpu in (("relay50/sqlite-base", f"before ({a.base})", before),
 logged = {}
 for line in open(a.daemon_log):
     m = re.match(r"(\S+) daemon \d+: (.*)", line.rstrip("\n"))
-    if not m:
+    # libpq prints the server's notices (CREATE TABLE IF NOT EXISTS at every start) itself.
+    if not m or m.group(2).startswith("NOTICE:"):
         continue
     # Without the time and the thread; lines that differ only in numbers (ids, ports,
     # counts) are one kind, shown by its first example.
