@@ -22,7 +22,8 @@
 #
 #   bench/cluster.sh                 everything (about 8 minutes after the builds)
 #   QUICK=1 bench/cluster.sh         a dry run: short windows, fewer connections, 1 round
-#   REPEATS=N, BASE=<commit>, BASE_BINARY=PATH, OUT=FILE, KEEP=DIR (the raw results)
+#   REPEATS=N, BASE=<commit>, BASE_BINARY=PATH, OUT=FILE, KEEP=DIR (the raw results and
+#   the daemons' and redis-server's logs), CASES="open20k/cluster-2 ..." (only those)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
@@ -97,7 +98,8 @@ cleanup() {
   stop_postgres
   if [[ -n ${KEEP:-} && -d $work ]]; then
     mkdir -p "$KEEP"
-    cp "$work"/results.jsonl "$work"/daemon-log.txt "$KEEP"/ 2>/dev/null || true
+    cp "$work"/results.jsonl "$work"/daemon-log.txt "$work"/redis/redis.log "$KEEP"/ \
+      2>/dev/null || true
   fi
   rm -rf "$work"
 }
@@ -265,6 +267,8 @@ users_file() {  # the SQLite cases' users live in the SQLite file, the others' i
 cases=(relay50/alone relay50/cluster-1 relay50/cluster-2 relay50/cluster-3
   open20k/alone open20k/cluster-2 connect/alone connect/cluster-2
   relay50/sqlite-base relay50/sqlite-this)
+# CASES="open20k/cluster-2 ..." runs those alone (a closer look; the report then has gaps).
+if [[ -n ${CASES:-} ]]; then read -r -a cases <<<"$CASES"; fi
 for ((round = 0; round < repeats; round++)); do
   for ((i = 0; i < ${#cases[@]}; i++)); do
     c=${cases[$(((i + 3 * round) % ${#cases[@]}))]}
