@@ -324,10 +324,20 @@ struct Stats {
   }
 };
 
-/// Where the server listens.
+/// Where a daemon listens.
 struct Target {
   tcp::endpoint endpoint;
   std::string host;  // Host header: "127.0.0.1:PORT"
+};
+
+/// Every daemon of --url, in its order.
+using Targets = std::vector<Target>;
+
+/// The two users of one relay or rooms pair, and the pair's index in the whole run.
+struct Pair {
+  const Account* a;  // the room's creator
+  const Account* b;
+  std::size_t index;
 };
 
 /// One io_context per thread, each run by its own thread: connections never migrate, so a
@@ -369,12 +379,12 @@ class ThreadGroup {
 class Worker : public Listener {
  public:
   Worker(net::io_context& ioc, const Options& opt, const Adapter& adapter, Shared& shared,
-         const Target& target, std::size_t open_limit)
+         const Targets& targets, std::size_t open_limit)
       : ioc_(ioc),
         opt_(opt),
         adapter_(adapter),
         shared_(shared),
-        target_(target),
+        targets_(targets),
         open_limit_(std::max<std::size_t>(open_limit, 1)) {}
 
   Stats stats;
@@ -405,14 +415,31 @@ class Worker : public Listener {
   }
 
  protected:
-  /// The accounts of this worker's connections, in connection order.
-  void set_accounts(std::vector<const Account*> accounts) {
+  /// The accounts of this worker's connections, in connection order, and the daemon (an
+  /// index into the targets) each connects to.
+  void set_accounts(std::vector<const Account*> accounts, std::vector<std::size_t> daemons) {
     accounts_ = std::move(accounts);
+    daemons_ = std::move(daemons);
     welcomed_.assign(accounts_.size(), false);
     conns_.reserve(accounts_.size());
     for (std::size_t i = 0; i < accounts_.size(); ++i) {
       conns_.push_back(std::make_shared<Conn>(ioc_, *this, i));
     }
+  }
+
+  /// Connections 2k and 2k+1 are the two ends of the k-th of `pairs`; the ends of pair p
+  /// (its index in the whole run) go to daemons p % n and (p + 1) % n of the n targets, so
+  /// that with several daemons no pair has both ends on one.
+  void set_pair_accounts(const std::vector<Pair>& pairs) {
+    std::vector<const Account*> accounts;
+    std::vector<std::size_t> daemons;
+    for (const auto& pair : pairs) {
+      accounts.push_back(pair.a);
+      accounts.push_back(pair.b);
+      daemons.push_back(pair.index % targets_.size());
+      daemons.push_back((pair.index + 1) % targets_.size());
+    }
+    set_accounts(std::move(accounts), std::move(daemons));
   }
 
   /// Called once the server has greeted connection `i` (Welcome, or PeerJS OPEN).
@@ -437,7 +464,8 @@ class Worker : public Listener {
   void open_more() {
     while (opening_ < open_limit_ && next_open_ < conns_.size() && !shared_.stop.load()) {
       const Account& me = *accounts_[next_open_];
-      conns_[next_open_]->open(target_.endpoint, target_.host, adapter_.ws_target(me),
+      const Target& target = targets_.at(daemons_.at(next_open_));
+      conns_[next_open_]->open(target.endpoint, target.host, adapter_.ws_target(me),
                                adapter_.ws_headers(me));
       ++next_open_;
       ++opening_;
@@ -448,8 +476,9 @@ class Worker : public Listener {
   const Options& opt_;
   const Adapter& adapter_;
   Shared& shared_;
-  const Target& target_;
+  const Targets& targets_;
   std::vector<const Account*> accounts_;
+  std::vector<std::size_t> daemons_;  // connection i connects to targets_[daemons_[i]]
   std::vector<std::shared_ptr<Conn>> conns_;
   std::vector<bool> welcomed_;
 
@@ -466,15 +495,9 @@ class Worker : public Listener {
 class RelayWorker final : public Worker {
  public:
   RelayWorker(net::io_context& ioc, const Options& opt, const Adapter& adapter, Shared& shared,
-              const Target& target, std::size_t open_limit,
-              const std::vector<std::pair<const Account*, const Account*>>& pairs)
-      : Worker(ioc, opt, adapter, shared, target, open_limit), timer_(ioc) {
-    std::vector<const Account*> accounts;
-    for (const auto& [a, b] : pairs) {
-      accounts.push_back(a);
-      accounts.push_back(b);
-    }
-    set_accounts(std::move(accounts));
+              const Targets& targets, std::size_t open_limit, const std::vector<Pair>& pairs)
+      : Worker(ioc, opt, adapter, shared, targets, open_limit), timer_(ioc) {
+    set_pair_accounts(pairs);
     sides_.resize(conns_.size());
     rooms_.resize(pairs.size());
   }
@@ -605,9 +628,10 @@ class RelayWorker final : public Worker {
 class ConnectWorker final : public Worker {
  public:
   ConnectWorker(net::io_context& ioc, const Options& opt, const Adapter& adapter, Shared& shared,
-                const Target& target, std::size_t open_limit, std::vector<const Account*> accounts)
-      : Worker(ioc, opt, adapter, shared, target, open_limit) {
-    set_accounts(std::move(accounts));
+                const Targets& targets, std::size_t open_limit,
+                std::vector<const Account*> accounts, std::vector<std::size_t> daemons)
+      : Worker(ioc, opt, adapter, shared, targets, open_limit) {
+    set_accounts(std::move(accounts), std::move(daemons));
   }
 
   void on_message(Conn& conn, std::string_view text) override { common(conn, text); }
@@ -627,15 +651,9 @@ class ConnectWorker final : public Worker {
 class RoomsWorker final : public Worker {
  public:
   RoomsWorker(net::io_context& ioc, const Options& opt, const Adapter& adapter, Shared& shared,
-              const Target& target, std::size_t open_limit,
-              const std::vector<std::pair<const Account*, const Account*>>& pairs)
-      : Worker(ioc, opt, adapter, shared, target, open_limit) {
-    std::vector<const Account*> accounts;
-    for (const auto& [a, b] : pairs) {
-      accounts.push_back(a);
-      accounts.push_back(b);
-    }
-    set_accounts(std::move(accounts));
+              const Targets& targets, std::size_t open_limit, const std::vector<Pair>& pairs)
+      : Worker(ioc, opt, adapter, shared, targets, open_limit) {
+    set_pair_accounts(pairs);
     rooms_.resize(pairs.size());
     cycle_start_.resize(pairs.size());
   }
@@ -700,9 +718,17 @@ class RoomsWorker final : public Worker {
 // ---------------------------------------------------------------------------------------
 // Driving a scenario from the main thread.
 
-Target make_target(const Options& opt) {
-  return {tcp::endpoint(net::ip::make_address(opt.host), opt.port),
-          opt.host + ":" + std::to_string(opt.port)};
+Targets make_targets(const Options& opt) {
+  Targets targets;
+  for (const auto& d : opt.daemons) {
+    targets.push_back({tcp::endpoint(net::ip::make_address(d.host), d.port),
+                       d.host + ":" + std::to_string(d.port)});
+  }
+  if (targets.empty()) {
+    targets.push_back({tcp::endpoint(net::ip::make_address(opt.host), opt.port),
+                       opt.host + ":" + std::to_string(opt.port)});
+  }
+  return targets;
 }
 
 /// Waits until `done` holds, polling; false after `timeout` seconds.
@@ -715,9 +741,39 @@ bool wait_for(const std::function<bool()>& done, double timeout) {
   return true;
 }
 
-std::optional<double> server_cpu(const Options& opt) {
-  if (opt.server_pid <= 0) return std::nullopt;
-  return process_cpu_seconds(opt.server_pid);
+/// The CPU seconds of each daemon of --server-pid, in its order; nothing without one, or
+/// when one cannot be read (a daemon that exited).
+std::optional<std::vector<double>> servers_cpu(const Options& opt) {
+  if (opt.server_pids.empty()) return std::nullopt;
+  std::vector<double> each;
+  for (int pid : opt.server_pids) {
+    auto cpu = pid > 0 ? process_cpu_seconds(pid) : std::nullopt;
+    if (!cpu) return std::nullopt;
+    each.push_back(*cpu);
+  }
+  return each;
+}
+
+/// What each daemon spent between two readings.
+std::optional<std::vector<double>> cpu_spent(const std::optional<std::vector<double>>& before,
+                                             const std::optional<std::vector<double>>& after) {
+  if (!before || !after || before->size() != after->size()) return std::nullopt;
+  std::vector<double> spent;
+  for (std::size_t i = 0; i < before->size(); ++i) spent.push_back((*after)[i] - (*before)[i]);
+  return spent;
+}
+
+std::optional<double> sum(const std::optional<std::vector<double>>& each) {
+  if (!each) return std::nullopt;
+  double total = 0;
+  for (double v : *each) total += v;
+  return total;
+}
+
+/// redis-server's CPU time (all its threads), or nothing without --redis-pid.
+std::optional<double> redis_cpu(const Options& opt) {
+  if (opt.redis_pid <= 0) return std::nullopt;
+  return process_cpu_seconds(opt.redis_pid);
 }
 
 /// The database server's CPU time (PostgreSQL runs queries in processes of its own), or
@@ -727,9 +783,16 @@ std::optional<double> db_cpu(const Options& opt) {
   return process_tree_cpu_seconds(opt.db_pid);
 }
 
+/// The daemons' RSS, summed.
 std::optional<double> server_rss(const Options& opt) {
-  if (opt.server_pid <= 0) return std::nullopt;
-  return process_rss_bytes(opt.server_pid);
+  if (opt.server_pids.empty()) return std::nullopt;
+  double total = 0;
+  for (int pid : opt.server_pids) {
+    auto rss = pid > 0 ? process_rss_bytes(pid) : std::nullopt;
+    if (!rss) return std::nullopt;
+    total += *rss;
+  }
+  return total;
 }
 
 double ms(double ns) {
@@ -760,20 +823,42 @@ void add_problems(json& r, const Stats& s, std::vector<std::string> problems) {
   r["ok"] = problems.empty();
 }
 
-std::vector<std::pair<const Account*, const Account*>> make_pairs(
-    const std::vector<Account>& accounts, std::size_t pairs) {
+std::vector<Pair> make_pairs(const std::vector<Account>& accounts, std::size_t pairs) {
   if (accounts.size() < 2 * pairs) throw std::runtime_error("not enough accounts for the pairs");
-  std::vector<std::pair<const Account*, const Account*>> out;
-  for (std::size_t p = 0; p < pairs; ++p) out.emplace_back(&accounts[2 * p], &accounts[2 * p + 1]);
+  std::vector<Pair> out;
+  for (std::size_t p = 0; p < pairs; ++p)
+    out.push_back({&accounts[2 * p], &accounts[2 * p + 1], p});
   return out;
+}
+
+/// With several daemons (--url) or Redis (--redis-pid): the daemons' count, each one's CPU
+/// per operation and Redis's, as `<what>_us_per_<unit>`. Nothing for one daemon without
+/// Redis, so that its result reads as before.
+void add_cluster_cpu(json& r, const Options& opt, const std::optional<std::vector<double>>& each,
+                     const std::optional<double>& redis, double seconds, double count,
+                     const std::string& unit) {
+  if (opt.daemons.size() > 1) r["daemons"] = opt.daemons.size();
+  if (count <= 0) return;
+  if (each && each->size() > 1) {
+    json per = json::array();
+    for (double cpu : *each) per.push_back(cpu / count * 1e6);
+    r["server_cpu_us_per_" + unit + "_each"] = per;
+  }
+  if (redis) {
+    r["redis_cpu_seconds"] = *redis;
+    if (seconds > 0) r["redis_cpu_cores"] = *redis / seconds;
+    r["redis_cpu_us_per_" + unit] = *redis / count * 1e6;
+  }
 }
 
 /// The measured window of a steady-state scenario: warm up, then read the server's CPU time
 /// around `duration` seconds of traffic.
 struct Window {
   double seconds = 0;
-  std::optional<double> server_cpu;
+  std::optional<double> server_cpu;  // summed over the daemons
+  std::optional<std::vector<double>> server_cpu_each;
   std::optional<double> db_cpu;
+  std::optional<double> redis_cpu;
   double client_cpu = 0;
 };
 
@@ -783,17 +868,21 @@ Window measure(const Options& opt, Shared& shared, std::int64_t t0) {
   shared.window_start = start;
   shared.window_end = end;
   sleep_until_ns(start);
-  auto cpu0 = server_cpu(opt);
+  auto cpu0 = servers_cpu(opt);
   auto db0 = db_cpu(opt);
+  auto redis0 = redis_cpu(opt);
   auto own0 = own_cpu_seconds();
   sleep_until_ns(end);
-  auto cpu1 = server_cpu(opt);
+  auto cpu1 = servers_cpu(opt);
   auto db1 = db_cpu(opt);
+  auto redis1 = redis_cpu(opt);
   auto own1 = own_cpu_seconds();
   Window w;
   w.seconds = opt.duration;
-  if (cpu0 && cpu1) w.server_cpu = *cpu1 - *cpu0;
+  w.server_cpu_each = cpu_spent(cpu0, cpu1);
+  w.server_cpu = sum(w.server_cpu_each);
   if (db0 && db1) w.db_cpu = *db1 - *db0;
+  if (redis0 && redis1) w.redis_cpu = *redis1 - *redis0;
   w.client_cpu = own1 - own0;
   return w;
 }
@@ -813,15 +902,15 @@ Stats collect(ThreadGroup& group, Shared& shared, std::vector<std::unique_ptr<W>
 
 nlohmann::json run_relay(const Options& opt, const Adapter& adapter,
                          const std::vector<Account>& accounts) {
-  auto target = make_target(opt);
+  auto targets = make_targets(opt);
   auto pairs = make_pairs(accounts, opt.pairs);
   Shared shared;
   ThreadGroup group(opt.threads);
   std::vector<std::unique_ptr<RelayWorker>> workers;
   for (unsigned t = 0; t < group.size(); ++t) {
-    std::vector<std::pair<const Account*, const Account*>> mine;
+    std::vector<Pair> mine;
     for (std::size_t p = t; p < pairs.size(); p += group.size()) mine.push_back(pairs[p]);
-    workers.push_back(std::make_unique<RelayWorker>(group.context(t), opt, adapter, shared, target,
+    workers.push_back(std::make_unique<RelayWorker>(group.context(t), opt, adapter, shared, targets,
                                                     opt.concurrency / group.size(), mine));
     workers.back()->set_thread_count(group.size());
   }
@@ -859,6 +948,8 @@ nlohmann::json run_relay(const Options& opt, const Adapter& adapter,
     r["server_cpu_cores"] = *window.server_cpu / window.seconds;
     r["server_cpu_us_per_msg"] = *window.server_cpu / static_cast<double>(s.received) * 1e6;
   }
+  add_cluster_cpu(r, opt, window.server_cpu_each, window.redis_cpu, window.seconds,
+                  static_cast<double>(s.received), "msg");
   r["client_cpu_cores"] = window.client_cpu / window.seconds;
   std::vector<std::string> problems;
   if (s.received == 0) problems.push_back("no message was relayed in the measured window");
@@ -871,32 +962,38 @@ nlohmann::json run_relay(const Options& opt, const Adapter& adapter,
 
 nlohmann::json run_connect(const Options& opt, const Adapter& adapter,
                            const std::vector<Account>& accounts, bool idle) {
-  auto target = make_target(opt);
+  auto targets = make_targets(opt);
   if (accounts.size() < opt.connections) throw std::runtime_error("not enough accounts");
   Shared shared;
   ThreadGroup group(opt.threads);
   std::vector<std::unique_ptr<ConnectWorker>> workers;
   for (unsigned t = 0; t < group.size(); ++t) {
     std::vector<const Account*> mine;
-    for (std::size_t i = t; i < opt.connections; i += group.size()) mine.push_back(&accounts[i]);
+    std::vector<std::size_t> daemons;  // connection i to daemon i % n
+    for (std::size_t i = t; i < opt.connections; i += group.size()) {
+      mine.push_back(&accounts[i]);
+      daemons.push_back(i % targets.size());
+    }
     workers.push_back(std::make_unique<ConnectWorker>(group.context(t), opt, adapter, shared,
-                                                      target, opt.concurrency / group.size(),
-                                                      std::move(mine)));
+                                                      targets, opt.concurrency / group.size(),
+                                                      std::move(mine), std::move(daemons)));
   }
   json r = base_result(opt, adapter);
   r["connections"] = opt.connections;
   r["concurrency"] = opt.concurrency;
   auto rss_before = server_rss(opt);
   group.start();
-  auto cpu0 = server_cpu(opt);
+  auto cpu0 = servers_cpu(opt);
   auto db0 = db_cpu(opt);
+  auto redis0 = redis_cpu(opt);
   auto t0 = now_ns();
   for (auto& w : workers) w->begin();
   bool done =
       wait_for([&] { return shared.ready + shared.failed >= opt.connections; }, opt.setup_timeout);
   // The CPU of opening them (idle: before the settling time, in which nothing happens).
-  auto cpu1 = server_cpu(opt);
+  auto cpu1 = servers_cpu(opt);
   auto db1 = db_cpu(opt);
+  auto redis1 = redis_cpu(opt);
   std::optional<double> rss_after;
   if (idle && done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int>(opt.settle * 1000)));
@@ -910,10 +1007,15 @@ nlohmann::json run_connect(const Options& opt, const Adapter& adapter,
   r["seconds"] = elapsed;
   r["connections_per_sec"] = elapsed > 0 ? static_cast<double>(open) / elapsed : 0;
   add_latency(r, s.latency, "setup");
-  if (cpu0 && cpu1 && open > 0) {
-    r["server_cpu_seconds"] = *cpu1 - *cpu0;
-    r["server_cpu_us_per_conn"] = (*cpu1 - *cpu0) / static_cast<double>(open) * 1e6;
+  auto cpu_each = cpu_spent(cpu0, cpu1);
+  auto cpu = sum(cpu_each);
+  if (cpu && open > 0) {
+    r["server_cpu_seconds"] = *cpu;
+    r["server_cpu_us_per_conn"] = *cpu / static_cast<double>(open) * 1e6;
   }
+  std::optional<double> redis;
+  if (redis0 && redis1) redis = *redis1 - *redis0;
+  add_cluster_cpu(r, opt, cpu_each, redis, elapsed, static_cast<double>(open), "conn");
   if (db0 && db1 && open > 0) {
     r["db_cpu_seconds"] = *db1 - *db0;
     r["db_cpu_us_per_conn"] = (*db1 - *db0) / static_cast<double>(open) * 1e6;
@@ -940,15 +1042,15 @@ nlohmann::json run_rooms(const Options& opt, const Adapter& adapter,
     r["ok"] = false;
     return r;
   }
-  auto target = make_target(opt);
+  auto targets = make_targets(opt);
   auto pairs = make_pairs(accounts, opt.pairs);
   Shared shared;
   ThreadGroup group(opt.threads);
   std::vector<std::unique_ptr<RoomsWorker>> workers;
   for (unsigned t = 0; t < group.size(); ++t) {
-    std::vector<std::pair<const Account*, const Account*>> mine;
+    std::vector<Pair> mine;
     for (std::size_t p = t; p < pairs.size(); p += group.size()) mine.push_back(pairs[p]);
-    workers.push_back(std::make_unique<RoomsWorker>(group.context(t), opt, adapter, shared, target,
+    workers.push_back(std::make_unique<RoomsWorker>(group.context(t), opt, adapter, shared, targets,
                                                     opt.concurrency / group.size(), mine));
   }
   group.start();
@@ -975,6 +1077,8 @@ nlohmann::json run_rooms(const Options& opt, const Adapter& adapter,
     r["server_cpu_cores"] = *window.server_cpu / window.seconds;
     r["server_cpu_us_per_cycle"] = *window.server_cpu / static_cast<double>(s.received) * 1e6;
   }
+  add_cluster_cpu(r, opt, window.server_cpu_each, window.redis_cpu, window.seconds,
+                  static_cast<double>(s.received), "cycle");
   std::vector<std::string> problems;
   if (s.received == 0) problems.push_back("no room cycle completed in the measured window");
   add_problems(r, s, problems);

@@ -10,11 +10,22 @@
 
 namespace switchboard::bench {
 
+/// Where one daemon listens.
+struct Daemon {
+  std::string host;
+  unsigned short port = 0;
+};
+
 /// Everything the command line can set; the defaults are those of the documented runs.
 struct Options {
   ServerKind server = ServerKind::switchboard;
+  // The first daemon of --url: where users register (a cluster shares its accounts).
   std::string host = "127.0.0.1";
   unsigned short port = 0;
+  // Every daemon of --url, the first included. With n > 1, the two ends of pair p (relay,
+  // rooms) connect to daemons p % n and (p + 1) % n, never the same one; connection c of
+  // connect and idle to daemon c % n.
+  std::vector<Daemon> daemons;
   std::string scenario;
   std::string mode = "closed";  // relay: closed or open
   unsigned pairs = 50;
@@ -31,8 +42,9 @@ struct Options {
   unsigned threads = 2;
   unsigned concurrency = 256;  // connection handshakes in flight, in total; register: threads
   double setup_timeout = 120;
-  int server_pid = 0;
-  int db_pid = 0;  // a database server's main process (PostgreSQL's postmaster), or 0
+  std::vector<int> server_pids;  // the daemons' processes (CPU summed over them; RSS too)
+  int db_pid = 0;                // a database server's main process (PostgreSQL's postmaster), or 0
+  int redis_pid = 0;             // redis-server, or 0
   std::string users_file;
   std::string json_file;
   std::string label;

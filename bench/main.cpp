@@ -3,6 +3,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -21,6 +22,10 @@ constexpr const char* kUsage =
     R"(usage: switchboard-bench --url http://HOST:PORT --scenario NAME [options]
        switchboard-bench --url http://HOST:PORT --smoke
 
+  --url URL[,URL...]            several: daemons of one cluster (REDIS_URL). Users register
+                                on the first; the two ends of relay/rooms pair p connect to
+                                daemons p % n and (p + 1) % n, connection c of connect/idle
+                                to daemon c % n
   --server switchboard|peerjs   wire protocol of the server (default switchboard)
   --scenario relay|connect|idle|rooms|register
   --mode closed|open            relay: closed loop (each message answered) or fixed rate
@@ -35,9 +40,11 @@ constexpr const char* kUsage =
   --settle S                    idle: seconds before reading the RSS (3)
   --threads T                   generator threads, one io_context each (2)
   --setup-timeout S             give up when connections are not up after S seconds (120)
-  --server-pid PID              read the server's CPU time and RSS from /proc/PID
+  --server-pid PID[,PID...]     read the server's CPU time and RSS from /proc/PID; with
+                                several (one per --url daemon), their sum, and each daemon's
   --db-pid PID                  register, connect: also the CPU time of a database server
                                 (PostgreSQL's postmaster) and its children
+  --redis-pid PID               relay, connect, rooms: also redis-server's CPU time
   --users-file FILE             switchboard: cache of registered users between runs
   --json FILE                   append the result as one JSON line
   --label TEXT                  stored with the result
@@ -49,6 +56,18 @@ connections), idle (hold C connections, server RSS per connection), rooms (creat
 leave cycles), register (POST /register with fresh names for the measured window: rate,
 latency, server CPU per registration; an answer other than 201 is an error).
 )";
+
+/// "a,b,c" as its non-empty parts.
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto comma = std::min(list.find(',', start), list.size());
+    if (comma > start) parts.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return parts;
+}
 
 bool parse(int argc, char** argv, Options& opt, bool& smoke) {
   std::map<std::string, std::string> values;
@@ -67,12 +86,18 @@ bool parse(int argc, char** argv, Options& opt, bool& smoke) {
   }
   for (const auto& [key, value] : values) {
     if (key == "url") {
-      // http://HOST:PORT[/]
-      auto rest = value.substr(value.find("://") == std::string::npos ? 0 : value.find("://") + 3);
-      auto colon = rest.rfind(':');
-      if (colon == std::string::npos) return false;
-      opt.host = rest.substr(0, colon);
-      opt.port = static_cast<unsigned short>(std::stoul(rest.substr(colon + 1)));
+      // http://HOST:PORT[/][,http://HOST:PORT...]
+      for (const auto& url : split(value)) {
+        auto rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+        if (!rest.empty() && rest.back() == '/') rest.pop_back();
+        auto colon = rest.rfind(':');
+        if (colon == std::string::npos) return false;
+        opt.daemons.push_back({rest.substr(0, colon),
+                               static_cast<unsigned short>(std::stoul(rest.substr(colon + 1)))});
+      }
+      if (opt.daemons.empty()) return false;
+      opt.host = opt.daemons.front().host;
+      opt.port = opt.daemons.front().port;
     } else if (key == "server") {
       if (value != "switchboard" && value != "peerjs") return false;
       opt.server = value == "peerjs" ? ServerKind::peerjs : ServerKind::switchboard;
@@ -106,9 +131,11 @@ bool parse(int argc, char** argv, Options& opt, bool& smoke) {
     } else if (key == "threads") {
       opt.threads = std::max(1u, static_cast<unsigned>(std::stoul(value)));
     } else if (key == "server-pid") {
-      opt.server_pid = std::stoi(value);
+      for (const auto& pid : split(value)) opt.server_pids.push_back(std::stoi(pid));
     } else if (key == "db-pid") {
       opt.db_pid = std::stoi(value);
+    } else if (key == "redis-pid") {
+      opt.redis_pid = std::stoi(value);
     } else if (key == "users-file") {
       opt.users_file = value;
     } else if (key == "json") {

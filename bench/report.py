@@ -144,7 +144,8 @@ def summarize_profile(text, us_per_msg):
 # so a regeneration keeps them as they are): heading, marker name.
 KEPT_SECTIONS = [("Account stores", "account-stores"),  # bench/stores.sh
                  ("Session resume on the relay path", "resume-cost"),  # bench/resume_cost.sh
-                 ("Metrics on the relay path", "metrics-cost")]  # bench/metrics_cost.sh
+                 ("Metrics on the relay path", "metrics-cost"),  # bench/metrics_cost.sh
+                 ("Several daemons (cluster)", "cluster")]  # bench/cluster.sh
 
 
 def kept_sections(path):
