@@ -35,7 +35,7 @@ FROM debian:bookworm-slim
 # Exactly the shared libraries the binary needs (readelf -d: NEEDED), by Debian package.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libsqlite3-0 libspdlog1.10 libfmt9 libsodium23 libpq5 libssl3 libsystemd0 \
+      libsqlite3-0 libspdlog1.10 libfmt9 libsodium23 libpq5 libssl3 libsystemd0 libhiredis0.14 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && useradd --system --user-group --uid 10001 --home-dir /var/lib/switchboard \
       --shell /usr/sbin/nologin switchboard \
