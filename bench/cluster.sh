@@ -62,9 +62,6 @@ pg_pid=
 redis_pid=
 daemon_pids=()
 bench_pid=
-as_pg() {  # initdb and pg_ctl refuse root: run them as the packaged postgres user then
-  if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 stop_daemons() {  # SIGTERM to all, up to 10 s each to drain and exit, then SIGKILL
   local pid
   for pid in "${daemon_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -83,14 +80,6 @@ stop_redis() {
   wait "$redis_pid" 2>/dev/null || true
   redis_pid=
 }
-stop_postgres() {
-  [[ -n $pg_started ]] || return 0
-  if ! as_pg "$pg_bin/pg_ctl" -D "$pgdata" -m fast -w -t 30 stop >/dev/null 2>&1; then
-    as_pg "$pg_bin/pg_ctl" -D "$pgdata" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-  fi
-  if [[ -n $pg_pid ]] && kill -0 "$pg_pid" 2>/dev/null; then kill -KILL "$pg_pid" || true; fi
-  pg_started=
-}
 cleanup() {
   if [[ -n $bench_pid ]]; then kill -TERM "$bench_pid" 2>/dev/null || true; fi
   stop_daemons
@@ -106,10 +95,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 ulimit -n "$(ulimit -Hn)"
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 date_started=$(date -u '+%Y-%m-%d %H:%M')
 
@@ -127,19 +112,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
-pg_port=
-for attempt in 1 2 3 4 5; do
-  port=$(free_port)
-  pg_started=1
-  if as_pg "$pg_bin/pg_ctl" -D "$pgdata" -o "-p $port" -l "$pgdir/server.log" -w -t 60 \
-    start >/dev/null 2>&1; then
-    pg_port=$port
-    break
-  fi
-  log "PostgreSQL did not start on port $port (attempt $attempt)"
-done
-[[ -n $pg_port ]] || { tail -n 20 "$pgdir/server.log" >&2; exit 1; }
-pg_pid=$(head -n1 "$pgdata/postmaster.pid")
+start_postgres
 "$pg_bin/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U switchboard -d postgres \
   -c "CREATE DATABASE bench"
 pg_url="postgresql://switchboard@127.0.0.1:$pg_port/bench?sslmode=disable"

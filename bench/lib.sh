@@ -56,3 +56,46 @@ build_baseline() {
     -DSWITCHBOARD_BUILD_BENCH=OFF >/dev/null && cmake --build --preset release >/dev/null)
   echo "$tree/build/release/switchboard"
 }
+
+# PostgreSQL for a bench script, from the caller's $pg_bin, $pgdata (initdb done) and $pgdir
+# (its log); sets $pg_started, $pg_port and $pg_pid, which stop_postgres reads.
+
+as_pg() {  # initdb and pg_ctl refuse root: run them as the packaged postgres user then
+  if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# Starts it on a free port (five tries: another process may take the port first); exits the
+# script with the server's log when it cannot.
+start_postgres() {
+  local attempt port
+  pg_port=
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    pg_started=1
+    if as_pg "$pg_bin/pg_ctl" -D "$pgdata" -o "-p $port" -l "$pgdir/server.log" -w -t 60 \
+      start >/dev/null 2>&1; then
+      pg_port=$port
+      break
+    fi
+    log "PostgreSQL did not start on port $port (attempt $attempt)"
+  done
+  [[ -n $pg_port ]] || { tail -n 20 "$pgdir/server.log" >&2; exit 1; }
+  pg_pid=$(head -n1 "$pgdata/postmaster.pid")
+}
+
+stop_postgres() {
+  [[ -n ${pg_started:-} ]] || return 0
+  if ! as_pg "$pg_bin/pg_ctl" -D "$pgdata" -m fast -w -t 30 stop >/dev/null 2>&1; then
+    as_pg "$pg_bin/pg_ctl" -D "$pgdata" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+  fi
+  # A postmaster that outlived both (no pg_ctl answer at all): by its own pid.
+  if [[ -n ${pg_pid:-} ]] && kill -0 "$pg_pid" 2>/dev/null; then
+    kill -KILL "$pg_pid" 2>/dev/null || true
+  fi
+  pg_started=
+}

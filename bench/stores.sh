@@ -48,20 +48,6 @@ pgdata=$pgdir/data
 pg_started=
 server_pid=
 bench_pid=
-as_pg() {  # initdb and pg_ctl refuse root: run them as the packaged postgres user then
-  if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-stop_postgres() {
-  [[ -n $pg_started ]] || return 0
-  if ! as_pg "$pg_bin/pg_ctl" -D "$pgdata" -m fast -w -t 30 stop >/dev/null 2>&1; then
-    as_pg "$pg_bin/pg_ctl" -D "$pgdata" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-  fi
-  # A postmaster that outlived both (no pg_ctl answer at all): by its own pid.
-  if [[ -n ${pg_pid:-} ]] && kill -0 "$pg_pid" 2>/dev/null; then
-    kill -KILL "$pg_pid" 2>/dev/null || true
-  fi
-  pg_started=
-}
 cleanup() {
   if [[ -n $bench_pid ]]; then kill -TERM "$bench_pid" 2>/dev/null || true; fi
   stop_server
@@ -105,23 +91,7 @@ cat >>"$pgdata/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$pgdir'
 EOF
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-pg_port=
-for attempt in 1 2 3 4 5; do
-  port=$(free_port)
-  pg_started=1
-  if as_pg "$pg_bin/pg_ctl" -D "$pgdata" -o "-p $port" -l "$pgdir/server.log" -w -t 60 \
-    start >/dev/null 2>&1; then
-    pg_port=$port
-    break
-  fi
-  log "PostgreSQL did not start on port $port (attempt $attempt)"
-done
-[[ -n $pg_port ]] || { tail -n 20 "$pgdir/server.log" >&2; exit 1; }
-pg_pid=$(head -n1 "$pgdata/postmaster.pid")
+start_postgres
 psql_admin() {
   "$pg_bin/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U switchboard \
     -d postgres -c "$1"
