@@ -40,6 +40,9 @@ namespace switchboard {
 namespace net = boost::asio;
 
 namespace {
+/// How long a cluster daemon's shutdown waits for its sessions to be stored in Redis.
+constexpr std::chrono::seconds kHandOverWait{5};
+
 /// The most a session keeps for a resume, whatever resume_buffer says (protocol.md).
 constexpr std::size_t kResumeBytes = 1 << 20;
 
@@ -168,6 +171,7 @@ struct Server::Impl {
       admin = std::make_unique<AdminApi>(settings.admin_token, hub, accounts);
       api.set_admin(admin.get());
     }
+    if (cluster) cluster->set_sessions(&sessions);
     preload_credentials();
   }
 
@@ -289,6 +293,27 @@ struct Server::Impl {
   void leave_cluster(std::function<void()> done) {
     if (!cluster) return done();
     liveness_timer.cancel();
+    // The sessions handed over are stored in Redis first (a resume elsewhere waits for that),
+    // or kHandOverWait has passed (Redis does not answer).
+    auto next = std::make_shared<std::function<void()>>(
+        [this, once = std::make_shared<std::atomic<bool>>(false), done = std::move(done)] {
+          if (once->exchange(true)) return;
+          net::post(shutdown_strand, [this, done] {
+            hand_over_timer.cancel();
+            close_cluster(done);
+          });
+        });
+    hand_over_timer.expires_after(kHandOverWait);
+    hand_over_timer.async_wait([this, next](auto ec) {
+      if (ec) return;
+      log_warn("sessions not all handed over in time", {{"node", cluster->node_id()}});
+      (*next)();
+    });
+    cluster->after_hand_over([next] { (*next)(); });
+  }
+
+  /// leave_cluster's second half: the heartbeat out, the clients stopped.
+  void close_cluster(std::function<void()> done) {
     // One connection answers in order: this PING's reply comes after every earlier command's.
     cluster->commands()->command({"PING"}, [this, done = std::move(done)](auto) mutable {
       net::post(shutdown_strand, [this, done = std::move(done)]() mutable {
@@ -317,6 +342,7 @@ struct Server::Impl {
     sweep_timer.async_wait([this](auto ec) {
       if (ec || shutting_down) return;
       sessions.sweep(std::chrono::steady_clock::now());
+      if (cluster) cluster->sweep_parked();
       sweep_sessions();
     });
   }
@@ -352,7 +378,13 @@ struct Server::Impl {
     if (listener) listener->stop();
     if (metrics_listener) metrics_listener->stop();
     api.begin_shutdown();
-    hub.close_all(CloseCode::going_away, "server shutting down");
+    if (cluster && settings.resume_window > 0) {
+      // A rolling restart (protocol.md 6): each session parks in Redis and its socket closes
+      // with 1012, for the client to resume on another daemon with nothing lost.
+      cluster->hand_over_all();
+    } else {
+      hub.close_all(CloseCode::going_away, "server shutting down");
+    }
     http_sessions.shutdown_all();
     // Wait for the last connection to go, but no longer than the grace period.
     grace_timer.expires_after(std::chrono::seconds(settings.shutdown_grace));
@@ -449,7 +481,8 @@ struct Server::Impl {
   net::steady_timer watchdog_timer;
   SystemdNotifier notifier;
   net::steady_timer sweep_timer;  // ends sessions whose resume window has passed
-  net::steady_timer liveness_timer{shutdown_strand};  // a cluster's next registration attempt
+  net::steady_timer liveness_timer{shutdown_strand};   // a cluster's next registration attempt
+  net::steady_timer hand_over_timer{shutdown_strand};  // the bound on leave_cluster's wait
   net::signal_set signals;
   std::shared_ptr<Listener> listener;
   std::shared_ptr<MetricsListener> metrics_listener;  // METRICS_ADDR's

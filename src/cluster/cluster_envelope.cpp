@@ -15,10 +15,10 @@ struct KindName {
   ClusterEnvelope::Kind kind;
   const char* name;
 };
-constexpr KindName kKinds[] = {{ClusterEnvelope::Kind::room_event, "room"},
-                               {ClusterEnvelope::Kind::replace, "replace"},
-                               {ClusterEnvelope::Kind::revoke, "revoke"},
-                               {ClusterEnvelope::Kind::close, "close"}};
+constexpr KindName kKinds[] = {
+    {ClusterEnvelope::Kind::room_event, "room"}, {ClusterEnvelope::Kind::replace, "replace"},
+    {ClusterEnvelope::Kind::revoke, "revoke"},   {ClusterEnvelope::Kind::close, "close"},
+    {ClusterEnvelope::Kind::parked, "parked"},   {ClusterEnvelope::Kind::adopt, "adopt"}};
 
 struct EventName {
   MsgType type;
@@ -85,6 +85,54 @@ std::optional<std::string> string_field(const json& j, const char* key) {
   return it->get<std::string>();
 }
 
+/// A count the scripts write as a decimal string (what HGET answers), or a JSON number.
+std::optional<std::uint64_t> count_field(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) return std::nullopt;
+  if (it->is_string()) return parse_decimal(it->get_ref<const std::string&>());
+  if (it->is_number_unsigned()) return it->get<std::uint64_t>();
+  return std::nullopt;
+}
+
+/// A list of strings. Lua's cjson writes an empty list as {}: taken as empty too.
+bool string_list(const json& j, const char* key, std::vector<std::string>& out) {
+  auto it = j.find(key);
+  if (it == j.end()) return false;
+  if (it->is_object() && it->empty()) return true;
+  if (!it->is_array()) return false;
+  for (const auto& s : *it) {
+    if (!s.is_string()) return false;
+    out.push_back(s.get<std::string>());
+  }
+  return true;
+}
+
+/// An adopted session's numbering and what it carries along (see the header).
+std::optional<std::string> decode_adopt(const json& j, ClusterEnvelope& e) {
+  auto session = string_field(j, "session");
+  auto next_seq = count_field(j, "next_seq");
+  auto client_seq = count_field(j, "client_seq");
+  std::vector<std::string> kept;
+  if (!session || !next_seq || *next_seq == 0 || !client_seq || !string_list(j, "kept", kept) ||
+      !string_list(j, "held", e.held)) {
+    return "adopt without its session state";
+  }
+  e.session = std::move(*session);
+  e.next_seq = *next_seq;
+  e.client_seq = *client_seq;
+  // Each kept message is "<seq> <text>", in rising seq order below next_seq.
+  std::uint64_t last = 0;
+  for (auto& k : kept) {
+    auto space = k.find(' ');
+    auto seq = parse_decimal(std::string_view(k).substr(0, space));
+    if (space == std::string::npos || !seq || *seq <= last || *seq >= e.next_seq) {
+      return "adopt with a kept message out of order";
+    }
+    last = *seq;
+    e.kept.push_back({*seq, k.substr(space + 1)});
+  }
+  return std::nullopt;
+}
 Result<ClusterEnvelope, std::string> decode_json(std::string_view bytes) {
   json j = json::parse(bytes, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::string("neither a delivery nor JSON");
@@ -140,14 +188,25 @@ Result<ClusterEnvelope, std::string> decode_json(std::string_view bytes) {
       e.key_hash = std::move(*hash);
       break;
     }
-    case ClusterEnvelope::Kind::close: {
-      auto code = j.find("code");
-      if (code == j.end() || !code->is_number_unsigned() || code->get<std::uint64_t>() > 4999 ||
-          code->get<std::uint64_t>() < 1000) {
-        return std::string("close without a close code");
-      }
-      e.code = code->get<std::uint16_t>();
+    case ClusterEnvelope::Kind::close:
+    case ClusterEnvelope::Kind::parked: {
+      auto code = count_field(j, "code");
+      if (!code || *code > 4999 || *code < 1000) return *kind_name + " without a close code";
+      e.code = static_cast<std::uint16_t>(*code);
       e.reason = string_field(j, "reason").value_or("");
+      if (e.kind == ClusterEnvelope::Kind::close) break;
+      auto conn = string_field(j, "conn");
+      auto session = string_field(j, "session");
+      if (!conn || !session) return std::string("parked without its connection and session");
+      e.conn = std::move(*conn);
+      e.session = std::move(*session);
+      break;
+    }
+    case ClusterEnvelope::Kind::adopt: {
+      auto conn = string_field(j, "conn");
+      if (!conn) return std::string("adopt without conn");
+      e.conn = std::move(*conn);
+      if (auto why = decode_adopt(j, e)) return *why;
       break;
     }
     case ClusterEnvelope::Kind::deliver:
@@ -200,6 +259,23 @@ std::string encode_envelope(const ClusterEnvelope& e) {
       j["code"] = e.code;
       j["reason"] = e.reason;
       break;
+    case ClusterEnvelope::Kind::parked:
+      j["code"] = e.code;
+      j["reason"] = e.reason;
+      j["conn"] = e.conn;
+      j["session"] = e.session;
+      break;
+    case ClusterEnvelope::Kind::adopt: {
+      j["conn"] = e.conn;
+      j["session"] = e.session;
+      j["next_seq"] = std::to_string(e.next_seq);
+      j["client_seq"] = std::to_string(e.client_seq);
+      json kept = json::array();
+      for (const auto& k : e.kept) kept.push_back(std::to_string(k.seq) + " " + k.text);
+      j["kept"] = std::move(kept);
+      j["held"] = e.held;
+      break;
+    }
     case ClusterEnvelope::Kind::deliver:
       break;
   }

@@ -8,13 +8,39 @@ namespace switchboard {
 using namespace redis_keys;
 
 const char* const kFanoutLua = R"lua(
+-- A parked session (SessionParking) is 'sb:session:<sid>', a hash (user, key, limits,
+-- held_bytes, over, ...), with its lists ':kept' and ':held'; its deadline is its score in
+-- 'sb:parked'. What is sent to it waits in ':held'; past its limits the session is over: its
+-- deadline becomes 0, and the next sweep ends it (its rooms are left).
+local function sb_session_key(sid, part) return 'sb:session:' .. sid .. (part or '') end
+local function sb_hold(sid, payload)
+  local s = sb_session_key(sid)
+  local f = redis.call('HMGET', s, 'max_msgs', 'max_bytes', 'over')
+  if not f[1] or f[3] then return end
+  local n = redis.call('RPUSH', sb_session_key(sid, ':held'), payload)
+  local bytes = redis.call('HINCRBY', s, 'held_bytes', #payload)
+  if n > tonumber(f[1]) or bytes > tonumber(f[2]) then
+    redis.call('HSET', s, 'over', '1')
+    redis.call('ZADD', 'sb:parked', 0, sid)
+  end
+end
+-- The session is over now (overflowed, revoked, replaced): the next sweep ends it.
+local function sb_abandon(sid)
+  local s = sb_session_key(sid)
+  if redis.call('EXISTS', s) == 0 then return end
+  redis.call('HSET', s, 'over', '1')
+  redis.call('ZADD', 'sb:parked', 0, sid)
+end
 local function sb_fanout(users, event)
   local by_node = {}
   for _, u in ipairs(users) do
-    local node = redis.call('HGET', 'sb:presence:' .. u, 'node')
-    if node then
-      if not by_node[node] then by_node[node] = {} end
-      table.insert(by_node[node], u)
+    local p = redis.call('HMGET', 'sb:presence:' .. u, 'node', 'parked')
+    if p[1] then
+      if not by_node[p[1]] then by_node[p[1]] = {} end
+      table.insert(by_node[p[1]], u)
+    elseif p[2] then
+      event.to = {u}
+      sb_hold(p[2], cjson.encode(event))
     end
   end
   for node, to in pairs(by_node) do
@@ -35,11 +61,15 @@ end
 
 namespace {
 
-// KEYS: presence. ARGV: user, node, conn. Returns the previous {node, conn} or {}.
-const RedisScript kClaim(R"lua(
-local old = redis.call('HMGET', KEYS[1], 'node', 'conn')
-redis.call('HSET', KEYS[1], 'node', ARGV[2], 'conn', ARGV[3])
+// KEYS: presence. ARGV: user, node, conn, session id hash ('' for none), key hash (hex).
+// Returns the previous {node, conn} or {}. A session parked for the user is over: the new
+// connection's leave_all has its rooms.
+const RedisScript kClaim(std::string(kFanoutLua) + R"lua(
+local old = redis.call('HMGET', KEYS[1], 'node', 'conn', 'parked')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'node', ARGV[2], 'conn', ARGV[3], 'sid', ARGV[4], 'key', ARGV[5])
 redis.call('SADD', 'sb:node:' .. ARGV[2] .. ':users', ARGV[1])
+if old[3] then sb_abandon(old[3]) end
 if not old[1] then return {} end
 if old[1] ~= ARGV[2] then
   redis.call('SREM', 'sb:node:' .. old[1] .. ':users', ARGV[1])
@@ -58,14 +88,34 @@ redis.call('SREM', 'sb:node:' .. ARGV[2] .. ':users', ARGV[1])
 return 1
 )lua");
 
-// KEYS: room, members. ARGV: from, to, room id (unused: the keys carry it), text.
-const RedisScript kRelay(std::string(kRelayRulesLua) + R"lua(
+// KEYS: room, members. ARGV: from, to, room id (unused: the keys carry it), text. A parked
+// target's relay waits for its resume, as a detached session's does on its daemon.
+const RedisScript kRelay(std::string(kFanoutLua) + kRelayRulesLua + R"lua(
 local refusal = relay_refusal(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
 if refusal then return refusal end
-local node = redis.call('HGET', 'sb:presence:' .. ARGV[2], 'node')
-if not node then return 'peer_not_in_room' end
-redis.call('PUBLISH', 'sb:inbox:' .. node, 'D ' .. ARGV[2] .. '\n' .. ARGV[4])
+local p = redis.call('HMGET', 'sb:presence:' .. ARGV[2], 'node', 'parked')
+local payload = 'D ' .. ARGV[2] .. '\n' .. ARGV[4]
+if p[1] then
+  redis.call('PUBLISH', 'sb:inbox:' .. p[1], payload)
+elseif p[2] then
+  sb_hold(p[2], payload)
+else
+  return 'peer_not_in_room'
+end
 return 'ok'
+)lua");
+
+// KEYS: presence. ARGV: user, session hash, text. Sends `text` to the session wherever it is
+// now (a node, or parked); nothing when the user has another session by now.
+const RedisScript kSend(std::string(kFanoutLua) + R"lua(
+local p = redis.call('HMGET', KEYS[1], 'node', 'sid', 'parked')
+local payload = 'D ' .. ARGV[1] .. '\n' .. ARGV[3]
+if p[1] and p[2] == ARGV[2] then
+  redis.call('PUBLISH', 'sb:inbox:' .. p[1], payload)
+elseif p[3] == ARGV[2] then
+  sb_hold(ARGV[2], payload)
+end
+return 1
 )lua");
 
 RedisError unexpected(const std::string& what) {
@@ -76,14 +126,15 @@ RedisError unexpected(const std::string& what) {
 
 PresenceDirectory::PresenceDirectory(std::shared_ptr<RedisClient> redis, std::string node_id)
     : redis_(std::move(redis)), node_(std::move(node_id)) {
-  for (const RedisScript* script : {&kClaim, &kRelease, &kRelay}) {
+  for (const RedisScript* script : {&kClaim, &kRelease, &kRelay, &kSend}) {
     redis_->preload_script(script->source);
   }
 }
 
-void PresenceDirectory::claim(UserId user, const std::string& conn,
-                              Done<std::optional<PresenceHolder>> done) {
-  run_script(redis_, kClaim, {presence_key(user)}, {std::to_string(user), node_, conn},
+void PresenceDirectory::claim(UserId user, const std::string& conn, const std::string& session,
+                              const std::string& key, Done<std::optional<PresenceHolder>> done) {
+  run_script(redis_, kClaim, {presence_key(user)},
+             {std::to_string(user), node_, conn, session, key},
              [done = std::move(done)](RedisClient::Reply r) {
                if (!r.ok()) return done(r.error());
                const RedisReply& v = r.value();
@@ -132,6 +183,12 @@ void PresenceDirectory::locate(const std::vector<UserId>& users,
       g->done(std::move(g->holders));
     });
   }
+}
+
+void PresenceDirectory::send(UserId user, const std::string& session, const std::string& text) {
+  if (session.empty()) return;
+  run_script(redis_, kSend, {presence_key(user)}, {std::to_string(user), session, text},
+             [](RedisClient::Reply) {});
 }
 
 void PresenceDirectory::relay(UserId from, UserId to, const std::string& room_id,

@@ -97,10 +97,15 @@ return {'ok', unpack(left)}
 
 // KEYS: user's rooms, index. ARGV: user, and optionally the node and connection that must
 // still hold the user's presence (then it goes too; when another holds it, nothing changes);
-// connection '*' (never a connection's id) stands for any of the node's.
+// connection '*' (never a connection's id) stands for any of the node's; node '~parked' (never
+// a node's id) for the session parked under the id hash in ARGV[3].
 // Answers {"ok", room id, {remaining...}, ...}.
 const RedisScript kLeaveAll = room_script(R"lua(
-if ARGV[2] then
+if ARGV[2] == '~parked' then
+  local presence = 'sb:presence:' .. ARGV[1]
+  if redis.call('HGET', presence, 'parked') ~= ARGV[3] then return {'ok'} end
+  redis.call('DEL', presence)
+elseif ARGV[2] then
   local presence = 'sb:presence:' .. ARGV[1]
   local holder = redis.call('HMGET', presence, 'node', 'conn')
   if holder[1] ~= ARGV[2] or (ARGV[3] ~= '*' and holder[2] ~= ARGV[3]) then return {'ok'} end

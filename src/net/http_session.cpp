@@ -205,6 +205,20 @@ void HttpSession::upgrade() {
 
 void HttpSession::accept_upgrade(Identity who) {
   if (!resume_) return hand_over(std::move(who));
+  // In a cluster the session may be on another daemon, or parked in Redis: brought here
+  // first, so that the attach finds it (protocol.md 6, "a session resumes on any daemon").
+  std::string session = resume_->session;
+  ctx_.hub.bring_session(who, session,
+                         [self = shared_from_this(), who](Result<Unit, HubUnavailable> r) mutable {
+                           net::dispatch(self->stream_.get_executor(),
+                                         [self, who = std::move(who), r = std::move(r)]() mutable {
+                                           if (!r) return self->respond(try_again_shortly());
+                                           self->read_resumed_rooms(std::move(who));
+                                         });
+                         });
+}
+
+void HttpSession::read_resumed_rooms(Identity who) {
   // A resumed Welcome lists the user's rooms: read first, off this thread when they live in
   // Redis; when it cannot be asked, 503 as for any request that needs it (protocol.md 6).
   UserId user = who.user_id;

@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "switchboard/cluster/redis_keys.hpp"
+#include "switchboard/util/encoding.hpp"
 #include "switchboard/util/logging.hpp"
 
 namespace switchboard {
@@ -22,6 +24,7 @@ ClusterHub::ClusterHub(std::shared_ptr<RedisClient> commands,
       subscriber_(std::move(subscriber)),
       rooms_(commands_, limits, std::move(new_room_id)),
       presence_(commands_, node_),
+      parking_(commands_, node_),
       mailbox_(subscriber_, commands_, node_) {
   mailbox_.on_envelope([this](const ClusterEnvelope& e) { on_envelope(e); });
   mailbox_.on_bad_envelope([](std::size_t size, const std::string& why) {
@@ -57,7 +60,19 @@ void ClusterHub::report() {
 
 void ClusterHub::reclaim_presence() {
   std::lock_guard lock(mutex_);
-  for (const auto& [user, l] : locals_) presence_.claim(user, l.conn, [](auto) {});
+  for (const auto& [user, l] : locals_) {
+    if (auto p = l.peer.lock()) {
+      presence_.claim(user, l.conn, l.session, hex_encode(p->identity().key_hash), [](auto) {});
+    }
+  }
+}
+
+void ClusterHub::set_sessions(SessionMover* sessions) {
+  sessions_ = sessions;
+  if (sessions_) {
+    parking_.set_limits(
+        {std::chrono::seconds(sessions_->resume_window()), sessions_->keep_limits()});
+  }
 }
 
 ClusterHub::~ClusterHub() {
@@ -76,20 +91,22 @@ void ClusterHub::stop() {
 
 void ClusterHub::connect(const std::shared_ptr<Peer>& peer) {
   UserId user = peer->user_id();
+  std::string session;
+  if (!peer->session_id().empty()) session = SessionParking::session_hash(peer->session_id());
   std::shared_ptr<Peer> previous;
   std::string conn;
   {
     std::lock_guard lock(mutex_);
-    conn = node_ + "/" + std::to_string(next_conn_++);
+    conn = next_conn_locked();
     auto& l = locals_[user];
     previous = l.peer.lock();
-    l = Local{peer, peer.get(), conn};
+    l = Local{peer, peer.get(), conn, session};
   }
   if (previous) previous->close(CloseCode::replaced, "replaced by a newer connection");
   // The claim tells a holder on another daemon to close its connection (4002); then the user
   // leaves every room, as a replaced user does. Both go out before anything this connection
   // sends, on the same Redis connection, so Redis runs them first.
-  presence_.claim(user, conn, [user](auto r) {
+  presence_.claim(user, conn, session, hex_encode(peer->identity().key_hash), [user](auto r) {
     if (!r.ok())
       log_warn("cluster presence not claimed", {{"user_id", user}, {"error", r.error().message}});
   });
@@ -115,8 +132,16 @@ std::shared_ptr<Peer> ClusterHub::local(UserId user, std::string_view conn) {
   return it->second.peer.lock();
 }
 
-void ClusterHub::fail(const std::shared_ptr<Peer>& peer, SignalError error, int msg_type) {
-  peer->deliver(make_error({error, describe(error), msg_type}));
+void ClusterHub::reply(const Replier& to, SharedText text) {
+  auto p = to.peer.lock();
+  if (p && local(to.user).get() == p.get()) return p->deliver(std::move(text));
+  // The session moved to another daemon (or is parked) since the message it answers was
+  // handled here: the answer follows it there.
+  presence_.send(to.user, to.session, *text);
+}
+
+void ClusterHub::fail(const Replier& to, SignalError error, int msg_type) {
+  reply(to, make_error({error, describe(error), msg_type}));
   if (on_outcome_) on_outcome_(msg_type, error);
 }
 
@@ -129,23 +154,27 @@ Hub::Handled ClusterHub::handle(Peer& peer, std::string_view text) {
   }
   ClientMessage& m = parsed.value();
   int type = static_cast<int>(m.type);
-  if (m.seq && !peer.accept_client_seq(*m.seq)) return {type, std::nullopt, false};
-  std::weak_ptr<Peer> weak;
+  Replier to{{}, me, {}};
   {
-    // A connection that has just been replaced may still have messages in flight.
+    // A connection that has just been replaced may still have messages in flight. Under the
+    // lock a hand-over takes the session out with (hand_off), the client seq too: a message
+    // is either handled here and counted in the state handed over, or dropped before it is
+    // counted, for the client to send again after its resume; never counted and dropped.
     std::lock_guard lock(mutex_);
     auto it = locals_.find(me);
     if (it == locals_.end() || it->second.raw != &peer) return {type, std::nullopt, false};
-    weak = it->second.peer;
+    if (m.seq && !peer.accept_client_seq(*m.seq)) return {type, std::nullopt, false};
+    to.peer = it->second.peer;
+    to.session = it->second.session;
   }
-  auto on_error = [this, weak, type](const RoomDirectoryError& e) {
-    if (auto p = weak.lock()) fail(p, signal_error(e), type);
+  auto on_error = [this, to, type](const RoomDirectoryError& e) {
+    fail(to, signal_error(e), type);
   };
   switch (m.type) {
     case MsgType::create_room:
-      rooms_.create(me, m.max_members, [weak, me, on_error](auto r) {
+      rooms_.create(me, m.max_members, [this, to, me, on_error](auto r) {
         if (!r.ok()) return on_error(r.error());
-        if (auto p = weak.lock()) p->deliver(make_room_created(r.value().room_id, me));
+        reply(to, make_room_created(r.value().room_id, me));
       });
       break;
     case MsgType::join_room:
@@ -167,11 +196,9 @@ Hub::Handled ClusterHub::handle(Peer& peer, std::string_view text) {
     case MsgType::sdp:
     case MsgType::ice_candidate:
       presence_.relay(me, *m.to, m.room_id, *make_relay(text, m, me),
-                      [this, weak, type](Result<std::optional<SignalError>, RedisError> r) {
-                        auto p = weak.lock();
-                        if (!p) return;
-                        if (!r.ok()) return fail(p, SignalError::unavailable, type);
-                        if (r.value()) return fail(p, *r.value(), type);
+                      [this, to, type](Result<std::optional<SignalError>, RedisError> r) {
+                        if (!r.ok()) return fail(to, SignalError::unavailable, type);
+                        if (r.value()) return fail(to, *r.value(), type);
                         if (on_outcome_) on_outcome_(type, std::nullopt);
                       });
       break;
@@ -182,6 +209,8 @@ Hub::Handled ClusterHub::handle(Peer& peer, std::string_view text) {
 }
 
 void ClusterHub::revoke_key(UserId user, const std::string& key_hash) {
+  // A session of that key parked in Redis ends too (no daemon holds it to close).
+  parking_.end_for_key(user, key_hash);
   ClusterEnvelope e;
   e.kind = ClusterEnvelope::Kind::revoke;
   e.user = user;
@@ -189,22 +218,20 @@ void ClusterHub::revoke_key(UserId user, const std::string& key_hash) {
   mailbox_.broadcast(e);  // this daemon hears it too
 }
 
+SharedText ClusterHub::render(const ClusterEnvelope& e) {
+  if (e.kind == ClusterEnvelope::Kind::deliver) return std::make_shared<const std::string>(e.text);
+  if (e.kind != ClusterEnvelope::Kind::room_event) return nullptr;
+  if (e.type == MsgType::peer_left) return make_peer_left(e.room_id, e.user, e.host);
+  if (e.type == MsgType::room_closed) return make_room_closed(e.room_id, e.reason);
+  if (e.type == MsgType::room_joined) return make_room_joined(e.room_id, e.host, e.members);
+  return make_peer_event(e.type, e.room_id, e.user);
+}
+
 void ClusterHub::on_envelope(const ClusterEnvelope& e) {
   switch (e.kind) {
     case ClusterEnvelope::Kind::deliver:
     case ClusterEnvelope::Kind::room_event: {
-      SharedText message;
-      if (e.kind == ClusterEnvelope::Kind::deliver) {
-        message = std::make_shared<const std::string>(e.text);
-      } else if (e.type == MsgType::peer_left) {
-        message = make_peer_left(e.room_id, e.user, e.host);
-      } else if (e.type == MsgType::room_closed) {
-        message = make_room_closed(e.room_id, e.reason);
-      } else if (e.type == MsgType::room_joined) {
-        message = make_room_joined(e.room_id, e.host, e.members);
-      } else {
-        message = make_peer_event(e.type, e.room_id, e.user);
-      }
+      SharedText message = render(e);
       for (UserId u : e.to) {
         if (auto p = local(u)) p->deliver(message);
       }
@@ -233,7 +260,196 @@ void ClusterHub::on_envelope(const ClusterEnvelope& e) {
     case ClusterEnvelope::Kind::close:
       if (auto p = local(e.user)) p->close(static_cast<CloseCode>(e.code), e.reason);
       break;
+    case ClusterEnvelope::Kind::parked:
+      hand_off(e);
+      break;
+    case ClusterEnvelope::Kind::adopt:
+      adopt(e);
+      break;
   }
+}
+
+void ClusterHub::hand_off(const ClusterEnvelope& e) {
+  // Every envelope sent here before the session was parked has been delivered to it (they
+  // came ahead of this one): its state is complete now.
+  std::shared_ptr<Peer> p;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = locals_.find(e.user);
+    if (it != locals_.end() && it->second.conn == e.conn) {
+      p = it->second.peer.lock();
+      locals_.erase(it);
+    }
+  }
+  std::optional<Session::HandOff> moved;
+  if (p && sessions_) moved = sessions_->hand_off(p);
+  if (!moved) {
+    // Its connection ended before the hand-over (or it is no session): the parked session
+    // ends at the next sweep, and its user leaves the rooms then.
+    parking_.abandon(e.session);
+    if (p) p->close(CloseCode::going_away, "server shutting down");
+    return finish_hand_over(e.conn);
+  }
+  parking_.store(e.session, moved->state, [this, conn = e.conn, user = e.user](auto r) {
+    if (!r.ok()) {
+      log_warn("session not handed over", {{"user_id", user}, {"error", r.error().message}});
+    }
+    finish_hand_over(conn);
+  });
+  if (!moved->carrier) return;
+  if (e.code == static_cast<std::uint16_t>(CloseCode::service_restart)) {
+    moved->carrier->drop(CloseCode::service_restart, "service restart: resume on another daemon");
+  } else {
+    moved->carrier->drop(CloseCode::replaced, "resumed by a newer connection");
+  }
+}
+
+void ClusterHub::adopt(const ClusterEnvelope& e) {
+  std::optional<Bringing> b;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = bringing_.find(e.session);
+    if (it != bringing_.end() && it->second.conn == e.conn && it->second.who.user_id == e.user) {
+      b = std::move(it->second);
+      bringing_.erase(it);
+    }
+  }
+  if (!b || !sessions_) {
+    // The resume gave up waiting (bring_session's timeout): the session ends, as it would
+    // have at its window's end.
+    log_warn("session arrived after its resume gave up: it ends", {{"user_id", e.user}});
+    rooms_.release(e.user, node_, e.conn, [](auto) {});
+    return;
+  }
+  SessionState state{e.next_seq, e.client_seq, {}};
+  state.kept.reserve(e.kept.size());
+  for (const auto& k : e.kept) state.kept.emplace_back(k.seq, k.text);
+  auto session = sessions_->adopt(b->who, b->session_id, state);
+  std::shared_ptr<Peer> previous;
+  {
+    std::lock_guard lock(mutex_);
+    auto& l = locals_[e.user];
+    previous = l.peer.lock();
+    l = Local{session, session.get(), e.conn, e.session};
+  }
+  if (previous) previous->close(CloseCode::replaced, "replaced by a newer connection");
+  // What was sent to it while parked, numbered after what it kept; then what comes next
+  // through this inbox, behind this envelope.
+  for (const auto& h : e.held) {
+    auto held = decode_envelope(h);
+    SharedText text = held ? render(held.value()) : nullptr;
+    if (!text) {
+      log_warn("held message dropped", {{"user_id", e.user}, {"bytes", h.size()}});
+      continue;
+    }
+    session->deliver(std::move(text));
+  }
+  log_debug("session taken on from another daemon",
+            {{"user_id", e.user}, {"held", e.held.size()}, {"kept", e.kept.size()}});
+  b->done(Unit{});
+}
+
+void ClusterHub::bring_session(const Identity& who, const std::string& session_id,
+                               Answer<Unit> done) {
+  if (!sessions_ || sessions_->resume_window() == 0 || session_id.size() != Session::kIdLength ||
+      sessions_->holds(session_id)) {
+    return done(Unit{});
+  }
+  std::string sid = SessionParking::session_hash(session_id);
+  std::string conn;
+  Answer<Unit> displaced;
+  {
+    std::lock_guard lock(mutex_);
+    conn = next_conn_locked();
+    auto& b = bringing_[sid];
+    displaced = std::move(b.done);  // a resume of the same session racing this one: fresh
+    b = Bringing{who, session_id, conn, std::chrono::steady_clock::now() + kBringTimeout,
+                 std::move(done)};
+  }
+  if (displaced) displaced(Unit{});
+  parking_.request(
+      who.user_id, who.key_hash, sid, conn, [this, sid, conn](Result<bool, RedisError> r) {
+        if (r.ok() && r.value()) return;  // it comes through the inbox (adopt)
+        Answer<Unit> answer;
+        {
+          std::lock_guard lock(mutex_);
+          auto it = bringing_.find(sid);
+          if (it == bringing_.end() || it->second.conn != conn) return;
+          answer = std::move(it->second.done);
+          bringing_.erase(it);
+        }
+        if (!r.ok()) {
+          log_warn("session not brought: Redis does not answer", {{"error", r.error().message}});
+          return answer(HubUnavailable{r.error().message});
+        }
+        answer(Unit{});  // nothing to bring: a fresh session
+      });
+}
+
+void ClusterHub::hand_over_all() {
+  std::vector<std::tuple<UserId, std::string, std::weak_ptr<Peer>>> all;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [user, l] : locals_) {
+      all.emplace_back(user, l.conn, l.peer);
+      handing_over_.insert(l.conn);
+    }
+  }
+  for (auto& [user, conn, weak] : all) {
+    parking_.park(user, conn, static_cast<std::uint16_t>(CloseCode::service_restart),
+                  [this, conn, weak](Result<bool, RedisError> r) {
+                    // Parked: the "parked" envelope finishes it (hand_off).
+                    if (r.ok() && r.value()) return;
+                    if (auto p = weak.lock())
+                      p->close(CloseCode::going_away, "server shutting down");
+                    finish_hand_over(conn);
+                  });
+  }
+}
+
+void ClusterHub::finish_hand_over(const std::string& conn) {
+  std::function<void()> done;
+  {
+    std::lock_guard lock(mutex_);
+    if (handing_over_.erase(conn) == 0 || !handing_over_.empty()) return;
+    done = std::exchange(handed_over_, nullptr);
+  }
+  if (done) done();
+}
+
+void ClusterHub::after_hand_over(std::function<void()> done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!handing_over_.empty()) {
+      handed_over_ = std::move(done);
+      return;
+    }
+  }
+  done();
+}
+
+void ClusterHub::sweep_parked() {
+  std::vector<Answer<Unit>> late;
+  {
+    std::lock_guard lock(mutex_);
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = bringing_.begin(); it != bringing_.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      late.push_back(std::move(it->second.done));
+      it = bringing_.erase(it);
+    }
+  }
+  for (auto& answer : late) answer(Unit{});  // its holder never handed it over: fresh
+  parking_.sweep(64, [this](auto r) {
+    if (!r.ok()) return;
+    for (const auto& [user, sid] : r.value()) {
+      log_info("parked session ended", {{"user_id", user}});
+      rooms_.release(user, RedisRoomDirectory::kParked, sid, [](auto) {});
+    }
+  });
 }
 
 void ClusterHub::close_all(CloseCode code, std::string_view reason) {
@@ -290,14 +506,18 @@ void ClusterHub::close_room(const std::string& room_id, std::string_view reason,
 }
 
 void ClusterHub::presence(UserId user, Answer<Presence> done) {
-  presence_.locate({user}, [this, user, done = std::move(done)](auto r) mutable {
-    if (!r.ok()) return done(unavailable(r.error()));
-    bool online = !r.value().empty() && r.value().front().has_value();
-    rooms_.memberships(user, [online, done = std::move(done)](auto m) {
-      if (!m.ok()) return done(unavailable(m.error()));
-      done(Presence{online, room_views(std::move(m.value()))});
-    });
-  });
+  // Online: connected to a daemon, or parked in Redis for a resume (as a detached session
+  // counts on one daemon).
+  commands_->command({"EXISTS", redis_keys::presence_key(user)},
+                     [this, user, done = std::move(done)](auto r) mutable {
+                       if (!r.ok()) return done(unavailable(r.error()));
+                       bool online =
+                           r.value().type == RedisReply::Type::integer && r.value().integer == 1;
+                       rooms_.memberships(user, [online, done = std::move(done)](auto m) {
+                         if (!m.ok()) return done(unavailable(m.error()));
+                         done(Presence{online, room_views(std::move(m.value()))});
+                       });
+                     });
 }
 
 void ClusterHub::disconnect_user(UserId user, CloseCode code, std::string_view reason,

@@ -11,6 +11,18 @@ Session::Session(Identity who, std::string_view id, KeepLimits keep)
   std::copy(id.begin(), id.end(), id_.begin());
 }
 
+Session::Session(Identity who, std::string_view id, KeepLimits keep, const SessionState& state,
+                 Clock::time_point now)
+    : Session(std::move(who), id, keep) {
+  next_seq_ = state.next_seq;
+  client_seq_ = state.client_seq;
+  if (keep_.messages > 0 && !state.kept.empty()) {
+    kept_ = std::make_unique<KeptMessages>(keep_);
+    for (const auto& [seq, text] : state.kept) kept_->push(seq, text);
+  }
+  detached_since_ = now;
+}
+
 void Session::deliver(SharedText message) {
   bool overflow = false;
   {
@@ -49,9 +61,25 @@ void Session::close(CloseCode code, std::string_view reason) {
 
 bool Session::accept_client_seq(std::uint64_t seq) {
   std::lock_guard lock(mutex_);
-  if (seq <= client_seq_) return false;
+  if (ended_ || seq <= client_seq_) return false;
   client_seq_ = seq;
   return true;
+}
+
+std::optional<Session::HandOff> Session::hand_off() {
+  std::lock_guard lock(mutex_);
+  if (ended_) return std::nullopt;
+  HandOff out;
+  out.state.next_seq = next_seq_;
+  out.state.client_seq = client_seq_;
+  if (kept_) {
+    out.state.kept.reserve(kept_->size());
+    kept_->for_each_after(0, [&](std::uint64_t seq, std::string_view text) {
+      out.state.kept.emplace_back(seq, std::string(text));
+    });
+  }
+  out.carrier = *end_locked();
+  return out;
 }
 
 bool Session::detach(const SessionCarrier* carrier, Clock::time_point now) {

@@ -94,21 +94,59 @@ void SessionManager::forget(Session& session) {
   // Out of the tables first, then out of the hub: whoever sees the PeerLeft the hub sends
   // must find the session gone (counted, and not resumable), never still listed.
   // The tables may hold the last references: keep the session alive until the hub is done.
+  auto keep = untable(session);
+  hub_.disconnect(session);
+}
+
+std::shared_ptr<Session> SessionManager::untable(const Session& session) {
   std::shared_ptr<Session> keep;
+  std::lock_guard lock(mutex_);
+  auto it = by_id_.find(session.id());
+  if (it != by_id_.end() && it->second.get() == &session) {
+    keep = std::move(it->second);
+    by_id_.erase(it);
+  }
+  auto d = detached_.find(session.id());
+  if (d != detached_.end() && d->second.get() == &session) {
+    if (!keep) keep = std::move(d->second);
+    detached_.erase(d);
+  }
+  return keep;
+}
+
+std::optional<Session::HandOff> SessionManager::hand_off(const std::shared_ptr<Peer>& peer) {
+  auto session = std::dynamic_pointer_cast<Session>(peer);
+  if (!session) return std::nullopt;
+  auto out = session->hand_off();
+  // Not through forget: the hub must not make it leave its rooms, another daemon has it now.
+  if (out) untable(*session);
+  return out;
+}
+
+std::shared_ptr<Session> SessionManager::adopt(const Identity& who, std::string_view id,
+                                               const SessionState& state) {
+  auto session = std::make_shared<Session>(who, id, keep_, state, Clock::now());
+  session->set_end_handler([this](Session& ended) { forget(ended); });
+  std::shared_ptr<Session> displaced;
   {
     std::lock_guard lock(mutex_);
-    auto it = by_id_.find(session.id());
-    if (it != by_id_.end() && it->second.get() == &session) {
-      keep = std::move(it->second);
-      by_id_.erase(it);
-    }
-    auto d = detached_.find(session.id());
-    if (d != detached_.end() && d->second.get() == &session) {
-      if (!keep) keep = std::move(d->second);
-      detached_.erase(d);
-    }
+    // The session cannot be here already (it was on another daemon until now); if a stale
+    // entry has its id, the adopted one wins and the stale one ends.
+    if (auto it = by_id_.find(session->id()); it != by_id_.end()) displaced = it->second;
   }
-  hub_.disconnect(session);
+  if (displaced) displaced->close(CloseCode::replaced, "resumed by a newer connection");
+  std::lock_guard lock(mutex_);
+  // Erased, not assigned over: a key is a view of its own session's id.
+  by_id_.erase(session->id());
+  detached_.erase(session->id());
+  by_id_.emplace(session->id(), session);
+  detached_.emplace(session->id(), session);
+  return session;
+}
+
+bool SessionManager::holds(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  return by_id_.contains(id);
 }
 
 std::size_t SessionManager::session_count() {

@@ -103,36 +103,93 @@ TEST(ClusterEnvelope, ReadsWhatTheScriptsWrite) {
   EXPECT_EQ(replace.value().user, 12u);
 }
 
+TEST(ClusterEnvelope, ASessionThatMovesReadsBackTheSame) {
+  ClusterEnvelope parked;
+  parked.kind = ClusterEnvelope::Kind::parked;
+  parked.user = 7;
+  parked.conn = "node-1/3";
+  parked.session = std::string(64, 'a');
+  parked.code = 1012;
+  auto p = round_trip(parked);
+  EXPECT_EQ(p.kind, ClusterEnvelope::Kind::parked);
+  EXPECT_EQ(p.user, 7u);
+  EXPECT_EQ(p.conn, "node-1/3");
+  EXPECT_EQ(p.session, parked.session);
+  EXPECT_EQ(p.code, 1012);
+
+  ClusterEnvelope adopt;
+  adopt.kind = ClusterEnvelope::Kind::adopt;
+  adopt.user = 7;
+  adopt.conn = "node-2/9";
+  adopt.session = std::string(64, 'b');
+  adopt.next_seq = 12;
+  adopt.client_seq = 4;
+  adopt.kept = {{9, "{\"msg_type\":3}"}, {11, "with a space and\na newline"}};
+  adopt.held = {"D 7\n{\"msg_type\":2}",
+                R"({"k":"room","ev":"peer_left","room":"r","user":"5","host":"7","to":["7"]})"};
+  auto a = round_trip(adopt);
+  EXPECT_EQ(a.kind, ClusterEnvelope::Kind::adopt);
+  EXPECT_EQ(a.conn, "node-2/9");
+  EXPECT_EQ(a.session, adopt.session);
+  EXPECT_EQ(a.next_seq, 12u);
+  EXPECT_EQ(a.client_seq, 4u);
+  ASSERT_EQ(a.kept.size(), 2u);
+  EXPECT_EQ(a.kept[1].seq, 11u);
+  EXPECT_EQ(a.kept[1].text, adopt.kept[1].text);
+  EXPECT_EQ(a.held, adopt.held);
+  // Each held one is an envelope itself.
+  for (const auto& h : a.held) EXPECT_TRUE(decode_envelope(h).ok()) << h;
+
+  // As sb_adopt writes it: counts as strings, and cjson's {} for an empty list.
+  auto lua = decode_envelope(
+      R"({"k":"adopt","user":"7","conn":"n/1","session":"s","next_seq":"1","client_seq":"0","kept":{},"held":{}})");
+  ASSERT_TRUE(lua.ok()) << lua.error();
+  EXPECT_EQ(lua.value().next_seq, 1u);
+  EXPECT_TRUE(lua.value().kept.empty());
+  EXPECT_TRUE(lua.value().held.empty());
+}
+
 TEST(ClusterEnvelope, RefusesWhatIsNotOne) {
-  for (std::string_view bad :
-       {"",
-        "D 1",
-        "D \nx",
-        "D 1,,2\nx",
-        "D x\nx",
-        "D -1\nx",
-        "D 1 \nx",
-        "D 99999999999999999999\nx",
-        "[]",
-        "{}",
-        "nonsense",
-        R"({"k":"zap","user":"1"})",
-        R"({"k":"replace","user":"1"})",
-        R"({"k":"replace","conn":"c"})",
-        R"({"k":"replace","user":"x1","conn":"c"})",
-        R"({"k":"revoke","user":"1"})",
-        R"({"k":"revoke","user":"1","key_hash":"abc"})",
-        R"({"k":"revoke","user":"1","key_hash":"zz"})",
-        R"({"k":"close","user":"1","code":99})",
-        R"({"k":"close","user":"1","code":70000})",
-        R"({"k":"close","user":"1"})",
-        R"({"k":"room","user":"1","ev":"peer_joined","room":"r"})",
-        R"({"k":"room","user":"1","ev":"sdp","room":"r","to":[]})",
-        R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":["a"]})",
-        R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":[-1]})",
-        R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"]})",
-        R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"],"members":[]})",
-        R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"],"members":["x"]})"}) {
+  for (
+      std::string_view bad :
+      {"",
+       "D 1",
+       "D \nx",
+       "D 1,,2\nx",
+       "D x\nx",
+       "D -1\nx",
+       "D 1 \nx",
+       "D 99999999999999999999\nx",
+       "[]",
+       "{}",
+       "nonsense",
+       R"({"k":"zap","user":"1"})",
+       R"({"k":"replace","user":"1"})",
+       R"({"k":"replace","conn":"c"})",
+       R"({"k":"replace","user":"x1","conn":"c"})",
+       R"({"k":"revoke","user":"1"})",
+       R"({"k":"revoke","user":"1","key_hash":"abc"})",
+       R"({"k":"revoke","user":"1","key_hash":"zz"})",
+       R"({"k":"close","user":"1","code":99})",
+       R"({"k":"close","user":"1","code":70000})",
+       R"({"k":"close","user":"1"})",
+       R"({"k":"parked","user":"1","code":1012,"session":"s"})",
+       R"({"k":"parked","user":"1","code":1012,"conn":"c"})",
+       R"({"k":"parked","user":"1","conn":"c","session":"s"})",
+       R"({"k":"adopt","user":"1","conn":"c","session":"s","next_seq":"1","client_seq":"0","kept":[]})",
+       R"({"k":"adopt","user":"1","conn":"c","session":"s","next_seq":"0","client_seq":"0","kept":[],"held":[]})",
+       R"({"k":"adopt","user":"1","conn":"c","session":"s","next_seq":"5","client_seq":"x","kept":[],"held":[]})",
+       R"({"k":"adopt","user":"1","conn":"c","session":"s","next_seq":"5","client_seq":"0","kept":["3 a","2 b"],"held":[]})",
+       R"({"k":"adopt","user":"1","conn":"c","session":"s","next_seq":"5","client_seq":"0","kept":["5 a"],"held":[]})",
+       R"({"k":"adopt","user":"1","conn":"c","session":"s","next_seq":"5","client_seq":"0","kept":["nospace"],"held":[]})",
+       R"({"k":"adopt","user":"1","conn":"c","session":"s","next_seq":"5","client_seq":"0","kept":[],"held":[1]})",
+       R"({"k":"room","user":"1","ev":"peer_joined","room":"r"})",
+       R"({"k":"room","user":"1","ev":"sdp","room":"r","to":[]})",
+       R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":["a"]})",
+       R"({"k":"room","user":"1","ev":"peer_joined","room":"r","to":[-1]})",
+       R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"]})",
+       R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"],"members":[]})",
+       R"({"k":"room","user":"1","ev":"room_joined","room":"r","to":["1"],"members":["x"]})"}) {
     EXPECT_FALSE(decode_envelope(bad).ok()) << bad;
   }
 }

@@ -47,7 +47,7 @@ class PresenceTest : public test::RedisFixture {
 
   std::optional<PresenceHolder> claim(Node& n, UserId user, const std::string& conn) {
     auto r = await_answer<Result<std::optional<PresenceHolder>, RedisError>>(
-        [&](auto done) { n.presence->claim(user, conn, std::move(done)); });
+        [&](auto done) { n.presence->claim(user, conn, "", "", std::move(done)); });
     if (!r.ok()) throw std::runtime_error(r.error().message);
     return r.value();
   }
@@ -165,7 +165,7 @@ TEST_F(PresenceTest, RacingClaimsFromTwoNodesLeaveOneHolderAndTellTheOther) {
   int answered = 0;
   for (UserId u = 1; u <= kUsers; ++u) {
     for (Node* n : {&a, &b}) {
-      n->presence->claim(u, "conn-" + n->id,
+      n->presence->claim(u, "conn-" + n->id, "", "",
                          [&, u, all](Result<std::optional<PresenceHolder>, RedisError> r) {
                            std::lock_guard lock(mutex);
                            ASSERT_TRUE(r.ok());

@@ -25,8 +25,18 @@ namespace switchboard {
 ///   close `conn` with 4002), "revoke" (close `user`'s connection if authenticated with
 ///   `key_hash`, sent in hex: 4001) or "close" (close `user`'s connection with `code`). User ids
 ///   are decimal strings (Lua numbers are doubles).
+/// - and for a session that moves between daemons (docs/cluster.md, "Session hand-over"):
+///   "parked" (`user`'s session on connection `conn` is parked in Redis now: hand its state
+///   over and close its socket with `code`) and "adopt" (the parked session `session`, a
+///   SHA-256 in hex, is this node's now, on connection `conn`: its `next_seq`, `client_seq`,
+///   the messages it kept and those `held` for it while parked, each an envelope as above).
 struct ClusterEnvelope {
-  enum class Kind { deliver, room_event, replace, revoke, close };
+  enum class Kind { deliver, room_event, replace, revoke, close, parked, adopt };
+  /// A message a session kept, with its seq.
+  struct Kept {
+    std::uint64_t seq = 0;
+    std::string text;
+  };
   Kind kind = Kind::deliver;
   std::vector<UserId> to;  // deliver, room_event: recipients on the receiving node
   std::string text;        // deliver: the client message
@@ -37,10 +47,15 @@ struct ClusterEnvelope {
   UserId user = 0;              // room_event: whose event; replace, revoke, close: whose connection
   UserId host = 0;              // room_event peer_left: the host after the departure (0: none)
   std::vector<UserId> members;  // room_event room_joined: join order, the host first
-  std::string conn;             // replace: the connection that was replaced
+  std::string conn;             // replace: the connection that was replaced; parked, adopt
   std::string key_hash;         // revoke
-  std::uint16_t code = 0;       // close
+  std::uint16_t code = 0;       // close, parked
   std::string reason;           // close, room_event room_closed
+  std::string session;          // parked, adopt: the session's id hashed (SHA-256, hex)
+  std::uint64_t next_seq = 1;   // adopt
+  std::uint64_t client_seq = 0;   // adopt
+  std::vector<Kept> kept;         // adopt: oldest first
+  std::vector<std::string> held;  // adopt: envelopes (deliver or room_event), oldest first
 };
 
 std::string encode_envelope(const ClusterEnvelope& e);

@@ -39,16 +39,25 @@ class PresenceDirectory {
 
   const std::string& node_id() const { return node_; }
 
-  /// `conn` (unique on this node) is now `user`'s connection; done gets the previous holder,
-  /// if any. A previous holder on another node has been sent "replace" already; one on this
-  /// node is the caller's to close.
-  void claim(UserId user, const std::string& conn, Done<std::optional<PresenceHolder>> done);
+  /// `conn` (unique on this node) is now `user`'s connection, of the session whose id hashes
+  /// to `session` (SessionParking::session_hash; empty for none), authenticated with the key
+  /// whose hash is `key` (hex); both are what a resume on another daemon is checked against.
+  /// done gets the previous holder, if any. A previous holder on another node has been sent
+  /// "replace" already; one on this node is the caller's to close. A session parked for the
+  /// user is over (the new connection has replaced it).
+  void claim(UserId user, const std::string& conn, const std::string& session,
+             const std::string& key, Done<std::optional<PresenceHolder>> done);
   /// `user`'s connection `conn` has ended: its presence goes, unless a newer connection has
   /// claimed the user since (then nothing changes). done gets whether it went.
   void release(UserId user, const std::string& conn, Done<bool> done);
   /// Each user's holder, in the order asked (nullopt: not connected anywhere).
   void locate(const std::vector<UserId>& users,
               Done<std::vector<std::optional<PresenceHolder>>> done);
+
+  /// Sends `text` to `user`'s session whose id hashes to `session`, wherever it is now (on a
+  /// node, or parked); nothing when the user has another session by now. For an answer to a
+  /// message whose session moved to another daemon before the answer came.
+  void send(UserId user, const std::string& session, const std::string& text);
 
   /// Sends `text` (the relayed client message) from `from` to `to` in `room_id`. done gets
   /// nullopt once it is on its way, or the rule it broke: room_not_found, not_in_room,
@@ -61,10 +70,12 @@ class PresenceDirectory {
   std::string node_;
 };
 
-/// A Lua function for room scripts: `sb_fanout(users, event)` publishes `event` (a table
+/// Lua functions for room scripts: `sb_fanout(users, event)` publishes `event` (a table
 /// that cjson encodes as a ClusterEnvelope of kind "room") once to the inbox of each node
-/// holding some of `users`, with "to" set to that node's share of them. Users connected
-/// nowhere are skipped. Prepend it to a script's source.
+/// holding some of `users`, with "to" set to that node's share of them. What is sent to a
+/// parked session waits for it (`sb_hold(sid, payload)`, within its limits); users
+/// connected nowhere are skipped. `sb_abandon(sid)` ends a parked session at the next sweep.
+/// Prepend it to a script's source.
 extern const char* const kFanoutLua;
 
 /// A Lua function for scripts that check a relay: `relay_refusal(room, members, from, to)`

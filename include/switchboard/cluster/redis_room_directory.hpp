@@ -38,6 +38,8 @@ class RedisRoomDirectory {
  public:
   using Membership = RoomManager::Membership;
   static constexpr const char* kAnyConnection = "*";
+  /// release()'s `node` for a parked session (SessionParking), with its id hash as `conn`.
+  static constexpr const char* kParked = "~parked";
   using Departure = RoomManager::Departure;
   template <class T>
   using Done = std::function<void(Result<T, RoomDirectoryError>)>;
@@ -55,7 +57,8 @@ class RedisRoomDirectory {
   /// presence (PresenceDirectory), the presence goes and the user leaves every room, in one
   /// step; if a newer connection holds it, nothing changes (no departures), so a late end
   /// never takes the newer connection's rooms. `conn` kAnyConnection: whichever connection
-  /// of `node` holds it (a dead node's users, whose connections nobody knows).
+  /// of `node` holds it (a dead node's users, whose connections nobody knows). `node`
+  /// kParked: the session parked under `conn` (its id hash), if the presence is still its.
   void release(UserId user, const std::string& node, const std::string& conn,
                Done<std::vector<Departure>> done);
   /// Marks `user` ready; the room's other members.

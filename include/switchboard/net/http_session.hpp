@@ -38,8 +38,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(boost::system::error_code ec);
   void on_request();
   void upgrade();
-  /// Authenticated: reads what a resume needs (ResumeRequest::rooms), then hands over.
+  /// Authenticated: for a resume, brings its session here (Hub::bring_session) and reads
+  /// its rooms (ResumeRequest::rooms); then hands over.
   void accept_upgrade(Identity who);
+  void read_resumed_rooms(Identity who);
   /// Hands the socket to a WsSession, which answers 101.
   void hand_over(Identity who);
   void respond(HttpResponse response);

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -13,9 +15,11 @@
 #include "switchboard/cluster/node_mailbox.hpp"
 #include "switchboard/cluster/presence_directory.hpp"
 #include "switchboard/cluster/redis_room_directory.hpp"
+#include "switchboard/cluster/session_parking.hpp"
 #include "switchboard/signaling/hub.hpp"
 #include "switchboard/signaling/peer.hpp"
 #include "switchboard/signaling/room_manager.hpp"
+#include "switchboard/signaling/session_mover.hpp"
 
 namespace switchboard {
 
@@ -31,8 +35,11 @@ namespace switchboard {
 /// that follows it; a room's events leave Redis in the order the room changed.
 ///
 /// When Redis cannot be asked, the sender gets Error `unavailable` and an admin question
-/// HubUnavailable; connections stay open. Not here yet (see docs/cluster.md): session resume
-/// across daemons and the hand-over on SIGTERM.
+/// HubUnavailable; connections stay open.
+///
+/// Sessions move between daemons through Redis (SessionParking): a resume on another daemon
+/// brings the session there (bring_session), and on SIGTERM hand_over_all parks every session
+/// of this daemon for a resume elsewhere.
 class ClusterHub : public Hub {
  public:
   /// `commands` and `subscriber` are two clients of the same Redis, not started; `node_id`
@@ -44,6 +51,9 @@ class ClusterHub : public Hub {
   /// Told when the hub can serve (the command connection is up and this daemon's inbox is
   /// subscribed) and when it no longer can: what /readyz answers. Set before start().
   void on_state(std::function<void(bool up)> handler) { on_state_ = std::move(handler); }
+  /// The daemon's sessions, which move to and from other daemons. Set before start(); without
+  /// it (or with a resume window of 0) no session moves.
+  void set_sessions(SessionMover* sessions);
   /// Starts both clients and the mailbox.
   void start();
   void stop();
@@ -57,12 +67,18 @@ class ClusterHub : public Hub {
 
   // Answered later, on the command client's strand.
   void rooms_of(UserId user, Answer<std::vector<RoomView>> done) override;
+  /// Asks Redis for the session (SessionParking::request) and waits for it to arrive through
+  /// this daemon's inbox; a request that nothing answers within kBringTimeout (its holder
+  /// died) is answered by sweep_parked() with "none".
+  void bring_session(const Identity& who, const std::string& session_id,
+                     Answer<Unit> done) override;
+  static constexpr std::chrono::seconds kBringTimeout{5};
   void list_rooms(std::string_view after, std::size_t limit,
                   Answer<RoomManager::Page> done) override;
   void room(const std::string& room_id, Answer<std::optional<RoomManager::Detail>> done) override;
   void close_room(const std::string& room_id, std::string_view reason,
                   Answer<std::optional<std::vector<UserId>>> done) override;
-  /// Online: connected to some daemon of the cluster.
+  /// Online: connected to some daemon of the cluster, or parked for a resume.
   void presence(UserId user, Answer<Presence> done) override;
   /// Tells the user's daemon to close its connection (which ends its session there).
   void disconnect_user(UserId user, CloseCode code, std::string_view reason,
@@ -89,6 +105,17 @@ class ClusterHub : public Hub {
     on_key_revoked_ = std::move(h);
   }
 
+  /// A rolling restart (SIGTERM): parks every session of this daemon in Redis, and closes each
+  /// socket with 1012 once its session is there, for the client to resume on another daemon.
+  /// A session that cannot be parked (Redis down) ends, its socket closed with 1001.
+  void hand_over_all();
+  /// `done` once every session hand_over_all began with is stored in Redis (or could not
+  /// be), on whichever thread finishes last; at once when none is under way.
+  void after_hand_over(std::function<void()> done);
+  /// Once a second: ends the parked sessions whose time is over (their users leave their
+  /// rooms), and answers the bring_session requests that waited too long.
+  void sweep_parked();
+
   /// This daemon's users are connected here: claimed again in Redis (after Redis came back,
   /// or after this node's heartbeat lapsed and the others may have reaped them).
   void reclaim_presence();
@@ -102,11 +129,36 @@ class ClusterHub : public Hub {
     std::weak_ptr<Peer> peer;
     const Peer* raw = nullptr;
     std::string conn;
+    std::string session;  // SessionParking::session_hash of its session id, "" for none
+  };
+  /// A resume waiting for its session to arrive (bring_session).
+  struct Bringing {
+    Identity who;
+    std::string session_id;
+    std::string conn;
+    std::chrono::steady_clock::time_point deadline;
+    Answer<Unit> done;
   };
   void on_envelope(const ClusterEnvelope& e);
+  /// The client message or room event an envelope carries, as its recipients get it.
+  static SharedText render(const ClusterEnvelope& e);
+  /// "parked": hands the session over (SessionParking step 2) and closes its socket.
+  void hand_off(const ClusterEnvelope& e);
+  /// "adopt": the session is this daemon's now; the resume waiting for it goes on.
+  void adopt(const ClusterEnvelope& e);
+  void finish_hand_over(const std::string& conn);
+  std::string next_conn_locked() { return node_ + "/" + std::to_string(next_conn_++); }
   /// The local connection of `user`, if any (and, when `conn` is given, only that one).
   std::shared_ptr<Peer> local(UserId user, std::string_view conn = {});
-  void fail(const std::shared_ptr<Peer>& peer, SignalError error, int msg_type);
+  /// Where an answer to a client message goes: the peer that sent it while it is this
+  /// daemon's, else the session wherever it has moved (PresenceDirectory::send).
+  struct Replier {
+    std::weak_ptr<Peer> peer;
+    UserId user = 0;
+    std::string session;
+  };
+  void reply(const Replier& to, SharedText text);
+  void fail(const Replier& to, SignalError error, int msg_type);
   void leave_all(UserId user);
 
   std::string node_;
@@ -115,7 +167,9 @@ class ClusterHub : public Hub {
   std::shared_ptr<RedisClient> subscriber_;
   RedisRoomDirectory rooms_;
   PresenceDirectory presence_;
+  SessionParking parking_;
   NodeMailbox mailbox_;
+  SessionMover* sessions_ = nullptr;
 
   void report();
 
@@ -130,6 +184,9 @@ class ClusterHub : public Hub {
   std::mutex mutex_;
   std::unordered_map<UserId, Local> locals_;
   std::uint64_t next_conn_ = 1;
+  std::unordered_map<std::string, Bringing> bringing_;  // by session hash
+  std::set<std::string> handing_over_;                  // conns hand_over_all waits for
+  std::function<void()> handed_over_;
 };
 
 }  // namespace switchboard

@@ -69,6 +69,12 @@ class Hub {
 
   /// The rooms `user` is in now (a resumed Welcome lists them).
   virtual void rooms_of(UserId user, Answer<std::vector<RoomView>> done) = 0;
+  /// Before a resume of `session_id` by `who` is answered: a cluster's hub brings the session
+  /// here when another daemon holds it or it is parked in Redis, so that the resume finds it
+  /// among this daemon's sessions. done once it is here, or there is none to bring (the
+  /// resume then starts a fresh session). One daemon's hub has nothing to bring.
+  virtual void bring_session(const Identity& who, const std::string& session_id,
+                             Answer<Unit> done) = 0;
 
   // The administrator's levers (admin API).
 

@@ -44,6 +44,9 @@ class Peer {
   /// Whether to act on a client message numbered `seq`; false drops it (a resend of one
   /// already handled). Only a resumable Session keeps count.
   virtual bool accept_client_seq(std::uint64_t /*seq*/) { return true; }
+  /// The resumable session this peer is, empty for none: a cluster records it with the
+  /// user's presence, so that another daemon can find the session for a resume.
+  virtual std::string_view session_id() const { return {}; }
 
  private:
   friend class SignalingHub;

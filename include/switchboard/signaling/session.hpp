@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "switchboard/signaling/kept_messages.hpp"
 #include "switchboard/signaling/peer.hpp"
@@ -25,6 +26,14 @@ class SessionCarrier {
   virtual void carry(std::uint64_t seq, SharedText message) = 0;
   /// Closes the connection with `code`.
   virtual void drop(CloseCode code, std::string_view reason) = 0;
+};
+
+/// A session as it moves to another daemon of a cluster (a rolling restart, a resume there):
+/// its numbering and the messages it keeps for a resume.
+struct SessionState {
+  std::uint64_t next_seq = 1;    // the seq of the next message it is sent
+  std::uint64_t client_seq = 0;  // the highest client seq handled
+  std::vector<std::pair<std::uint64_t, std::string>> kept;  // oldest first
 };
 
 /// A user's signaling session (protocol.md, "Session resume"): what the hub registers for the
@@ -44,8 +53,13 @@ class Session : public Peer, public std::enable_shared_from_this<Session> {
   /// `id` is the session's secret (the Welcome's `session`), kIdLength characters (else
   /// std::invalid_argument).
   Session(Identity who, std::string_view id, KeepLimits keep);
+  /// A session taken on from another daemon (SessionState), detached since `now`: it waits
+  /// for the resume that brought it here.
+  Session(Identity who, std::string_view id, KeepLimits keep, const SessionState& state,
+          Clock::time_point now);
 
   std::string_view id() const { return {id_.data(), id_.size()}; }
+  std::string_view session_id() const override { return id(); }
 
   /// Numbers and keeps `message` and hands it to the carrier, if attached. A detached session
   /// that has kept more than its limits since it was detached overflows: it ends (on_close).
@@ -53,8 +67,19 @@ class Session : public Peer, public std::enable_shared_from_this<Session> {
   /// Ends the session: the end handler takes it out of the hub (its rooms are left), and its
   /// carrier, if any, is closed with `code`. Idempotent.
   void close(CloseCode code, std::string_view reason) override;
-  /// False for a client `seq` not above the highest handled: a resend, dropped.
+  /// False for a client `seq` not above the highest handled (a resend), and for any once the
+  /// session has ended or moved: dropped.
   bool accept_client_seq(std::uint64_t seq) override;
+
+  /// What another daemon takes the session on with, and its carrier (to close).
+  struct HandOff {
+    SessionState state;
+    std::shared_ptr<SessionCarrier> carrier;
+  };
+  /// The session moves to another daemon: it ends here without its end handler (its rooms
+  /// stay its own), and what it numbered, handled and kept is returned. Nullopt when it has
+  /// ended already.
+  std::optional<HandOff> hand_off();
 
   /// Makes `carrier` the session's, sending it `welcome` (with the ack the caller's builder
   /// puts in it) and then every kept message above `last_seq`; the old carrier, if any, is

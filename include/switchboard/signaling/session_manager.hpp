@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "switchboard/signaling/session.hpp"
+#include "switchboard/signaling/session_mover.hpp"
 
 namespace switchboard {
 
@@ -29,13 +30,13 @@ struct ResumeRequest {
 /// attached to, when a lost connection's session waits for a resume, and when a session ends.
 /// Sessions are found by id for a resume; a detached one ends when its window runs out
 /// (sweep, once a second). Thread-safe: connections on any I/O thread call in.
-class SessionManager {
+class SessionManager : public SessionMover {
  public:
   using Clock = Session::Clock;
 
   /// `resume_window` seconds (0: resume off, a lost connection ends its session at once).
   SessionManager(Hub& hub, unsigned resume_window, KeepLimits keep);
-  ~SessionManager();
+  ~SessionManager() override;
 
   struct Attached {
     std::shared_ptr<Session> session;
@@ -56,7 +57,13 @@ class SessionManager {
   /// Ends the sessions detached for longer than the window (PeerLeft, host hand-over).
   void sweep(Clock::time_point now);
 
-  unsigned resume_window() const { return window_seconds_; }
+  // SessionMover: a session that moves to or from another daemon of a cluster.
+  std::optional<Session::HandOff> hand_off(const std::shared_ptr<Peer>& peer) override;
+  std::shared_ptr<Session> adopt(const Identity& who, std::string_view id,
+                                 const SessionState& state) override;
+  bool holds(std::string_view id) override;
+  unsigned resume_window() const override { return window_seconds_; }
+  KeepLimits keep_limits() const override { return keep_; }
   std::size_t session_count();
   std::size_t detached_count();
 
@@ -66,6 +73,8 @@ class SessionManager {
                                          const nlohmann::json& ice);
   /// The session has ended: out of the hub (its rooms left) and out of the tables.
   void forget(Session& session);
+  /// Out of the tables only; the last reference, if they held it.
+  std::shared_ptr<Session> untable(const Session& session);
 
   Hub& hub_;
   const unsigned window_seconds_;
