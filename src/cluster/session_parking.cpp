@@ -110,6 +110,14 @@ if p[1] and p[2] == ARGV[1] then sb_abandon(p[1]) end
 return 1
 )lua");
 
+// KEYS: presence. 1 when the user had a parked session, which ends at the next sweep.
+const RedisScript kEndForUser = move_script(R"lua(
+local sid = redis.call('HGET', KEYS[1], 'parked')
+if not sid then return 0 end
+sb_abandon(sid)
+return 1
+)lua");
+
 // ARGV: how many at most. Answers {user, sid, ...}.
 const RedisScript kSweep = move_script(R"lua(
 local out = {}
@@ -144,7 +152,8 @@ RedisClient::Callback as_bool(SessionParking::Done<bool> done) {
 
 SessionParking::SessionParking(std::shared_ptr<RedisClient> redis, std::string node_id)
     : redis_(std::move(redis)), node_(std::move(node_id)) {
-  for (const RedisScript* script : {&kPark, &kStore, &kRequest, &kAbandon, &kEndForKey, &kSweep}) {
+  for (const RedisScript* script :
+       {&kPark, &kStore, &kRequest, &kAbandon, &kEndForKey, &kEndForUser, &kSweep}) {
     redis_->preload_script(script->source);
   }
 }
@@ -187,6 +196,10 @@ void SessionParking::abandon(const std::string& sid) {
 void SessionParking::end_for_key(UserId user, const std::string& key_hash) {
   run_script(redis_, kEndForKey, {presence_key(user)}, {hex_encode(key_hash)},
              [](RedisClient::Reply) {});
+}
+
+void SessionParking::end_for_user(UserId user, Done<bool> done) {
+  run_script(redis_, kEndForUser, {presence_key(user)}, {}, as_bool(std::move(done)));
 }
 
 void SessionParking::sweep(std::size_t limit,

@@ -387,17 +387,22 @@ void ClusterHub::bring_session(const Identity& who, const std::string& session_i
 }
 
 void ClusterHub::hand_over_all() {
-  std::vector<std::tuple<UserId, std::string, std::weak_ptr<Peer>>> all;
+  struct Moving {
+    UserId user;
+    std::string conn;
+    std::weak_ptr<Peer> peer;
+  };
+  std::vector<Moving> all;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [user, l] : locals_) {
-      all.emplace_back(user, l.conn, l.peer);
+      all.push_back({user, l.conn, l.peer});
       handing_over_.insert(l.conn);
     }
   }
-  for (auto& [user, conn, weak] : all) {
-    parking_.park(user, conn, static_cast<std::uint16_t>(CloseCode::service_restart),
-                  [this, conn, weak](Result<bool, RedisError> r) {
+  for (auto& m : all) {
+    parking_.park(m.user, m.conn, static_cast<std::uint16_t>(CloseCode::service_restart),
+                  [this, conn = m.conn, weak = m.peer](Result<bool, RedisError> r) {
                     // Parked: the "parked" envelope finishes it (hand_off).
                     if (r.ok() && r.value()) return;
                     if (auto p = weak.lock())
@@ -525,7 +530,13 @@ void ClusterHub::disconnect_user(UserId user, CloseCode code, std::string_view r
   presence_.locate(
       {user}, [this, user, code, reason = std::string(reason), done = std::move(done)](auto r) {
         if (!r.ok()) return done(unavailable(r.error()));
-        if (r.value().empty() || !r.value().front()) return done(false);
+        if (r.value().empty() || !r.value().front()) {
+          // Not on a daemon; parked for a resume, it ends at the next sweep (PeerLeft).
+          return parking_.end_for_user(user, [done](Result<bool, RedisError> parked) {
+            if (!parked.ok()) return done(unavailable(parked.error()));
+            done(parked.value());
+          });
+        }
         ClusterEnvelope e;
         e.kind = ClusterEnvelope::Kind::close;
         e.user = user;

@@ -613,17 +613,20 @@ TEST_F(ClusterDaemons, SigtermHandsSessionsOverWith1012AndTheyResumeElsewhereWit
   EXPECT_EQ(read_file(logs_[0]).find("not all handed over"), std::string::npos);
 }
 
-TEST_F(ClusterDaemons, AParkedSessionEndsWhenItOverflowsOrItsWindowRunsOut) {
-  Env short_window{{"RESUME_WINDOW", "2"}, {"RESUME_BUFFER", "4"}, {"ADMIN_TOKEN", kAdminToken}};
+TEST_F(ClusterDaemons, AParkedSessionEndsWhenDisconnectedOverflowingOrAtTheEndOfItsWindow) {
+  Env short_window{{"RESUME_WINDOW", "4"}, {"RESUME_BUFFER", "4"}, {"ADMIN_TOKEN", kAdminToken}};
   start_daemon("node-1", short_window);
   start_daemon("node-2", short_window);
   auto alice = connect_user(port(0), "alice");
   auto carol = connect_user(port(0), "carol");
+  auto dave = connect_user(port(0), "dave");
   auto bob = connect_user(port(1), "bob");
-  std::string room = make_room(*bob, {alice.get(), carol.get()});
+  std::string room = make_room(*bob, {alice.get(), carol.get(), dave.get()});
   stop_daemon(0);
-  EXPECT_EQ(alice->ws.wait_closed(), 1012);
-  EXPECT_EQ(carol->ws.wait_closed(), 1012);
+  for (auto* u : {alice.get(), carol.get(), dave.get()}) EXPECT_EQ(u->ws.wait_closed(), 1012);
+  auto left = [&](ConnectedUser& who) {
+    return json({{"room_id", room}, {"user_id", who.id()}, {"host", bob->id()}});
+  };
 
   // Parked, alice is still online (as a detached session is on one daemon), in her room.
   auto parked = admin(port(1), "GET", "/admin/users/" + std::to_string(alice->id()));
@@ -631,19 +634,21 @@ TEST_F(ClusterDaemons, AParkedSessionEndsWhenItOverflowsOrItsWindowRunsOut) {
   EXPECT_EQ(parked.json_body["online"], true) << parked.body;
   EXPECT_EQ(parked.json_body["rooms"].size(), 1u) << parked.body;
 
+  // An administrator's disconnect ends a parked session at the next sweep.
+  auto off = admin(port(1), "POST", "/admin/users/" + std::to_string(dave->id()) + "/disconnect");
+  ASSERT_EQ(off.status, 200) << off.body;
+  EXPECT_EQ(off.json_body["disconnected"], true) << off.body;
+  EXPECT_EQ(bob->ws.expect(kPeerLeft, 5s)["payload"], left(*dave));
   // Five for carol's parked session, which keeps four: it ends at once (the next sweep),
-  // before alice's, which ends with its window two seconds after the hand-over.
+  // before alice's, which ends with its window four seconds after the hand-over.
   for (int n = 1; n <= 5; ++n) bob->ws.send_json(ice_to(carol->id(), room, n));
-  EXPECT_EQ(bob->ws.expect(kPeerLeft, 5s)["payload"],
-            json({{"room_id", room}, {"user_id", carol->id()}, {"host", bob->id()}}));
-  EXPECT_EQ(bob->ws.expect(kPeerLeft, 5s)["payload"],
-            json({{"room_id", room}, {"user_id", alice->id()}, {"host", bob->id()}}));
-
+  EXPECT_EQ(bob->ws.expect(kPeerLeft, 5s)["payload"], left(*carol));
+  EXPECT_EQ(bob->ws.expect(kPeerLeft, 8s)["payload"], left(*alice));
   auto gone = admin(port(1), "GET", "/admin/users/" + std::to_string(alice->id()));
   EXPECT_EQ(gone.json_body["online"], false) << gone.body;
 
-  // Either resume now finds nothing: a fresh session, in no room.
-  for (auto* u : {alice.get(), carol.get()}) {
+  // Any of their resumes now finds nothing: a fresh session, in no room.
+  for (auto* u : {alice.get(), carol.get(), dave.get()}) {
     WsClient again;
     ASSERT_EQ(again.connect(port(1), resume_target(u->welcome["payload"]["session"], 0),
                             {{"X-API-Key", u->account.api_key}}),

@@ -74,6 +74,9 @@ class SessionParking {
   void abandon(const std::string& sid);
   /// A parked session of `user` authenticated with `key_hash` (raw) ends at the next sweep.
   void end_for_key(UserId user, const std::string& key_hash);
+  /// `user`'s parked session, if any, ends at the next sweep (an administrator's disconnect):
+  /// done gets whether there was one.
+  void end_for_user(UserId user, Done<bool> done);
   /// Takes up to `limit` parked sessions whose time is over out of Redis: each {user, sid},
   /// for the caller to make the user leave its rooms.
   void sweep(std::size_t limit, Done<std::vector<std::pair<UserId, std::string>>> done);

@@ -80,7 +80,8 @@ class ClusterHub : public Hub {
                   Answer<std::optional<std::vector<UserId>>> done) override;
   /// Online: connected to some daemon of the cluster, or parked for a resume.
   void presence(UserId user, Answer<Presence> done) override;
-  /// Tells the user's daemon to close its connection (which ends its session there).
+  /// Tells the user's daemon to close its connection (which ends its session there); a
+  /// session parked for a resume ends at the next sweep.
   void disconnect_user(UserId user, CloseCode code, std::string_view reason,
                        Answer<bool> done) override;
 
