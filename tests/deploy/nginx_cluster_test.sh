@@ -9,6 +9,9 @@
 #     other unchanged;
 #   - ws_room.mjs: three users, one on each daemon, meet in a room, relay along all six
 #     pairs, and the host hand-over on a leave and on a disconnect reaches the others;
+#   - ws_resume.mjs while n1, n2 and n3 in turn get SIGTERM and start again: two users
+#     exchanging ICE candidates without pause resume through nginx after each 1012, and
+#     every candidate arrives once and in order;
 #   - n3 drains (SIGTERM with DRAIN_SECONDS): ws_room.mjs again, its /ws upgrades that nginx
 #     sends to n3 get 503 and are retried on another daemon (nginx's log shows "503, 101"),
 #     and the room works; a second SIGTERM ends the drain, and every daemon exits 0.
@@ -86,6 +89,39 @@ node_script ws_room.mjs --suffix room || fail "room of three through the balance
 placed=$(for u in ann ben cat; do node_of "${u}_room"; done | sort -u | wc -l)
 ((placed == 3)) || fail "the three users of the room were on $placed daemons, want 3"
 echo "ok: room of three: ann on $(node_of ann_room), ben on $(node_of ben_room), cat on $(node_of cat_room)"
+
+# --- a rolling restart under a call ---------------------------------------------------------
+# restart_daemon N: SIGTERM (n3 drains first: a second SIGTERM ends its drain), which hands
+# its sessions over (1012); it must exit 0; then it starts again under the same NODE_ID on
+# the same port, which nginx knows.
+restart_daemon() {
+  local n=$1 status=0 drain=()
+  kill -TERM "${pid[$n]}"
+  if [[ $n == n3 ]]; then
+    drain=(DRAIN_SECONDS=15)
+    wait_until 5 grep -q 'draining before shutdown' "$work/$n/daemon.log" || fail "$n did not drain"
+    kill -TERM "${pid[$n]}"
+  fi
+  wait_until 15 bash -c "! kill -0 ${pid[$n]}" || fail "$n did not exit after SIGTERM"
+  wait "${pid[$n]}" || status=$?
+  ((status == 0)) || { tail -20 "$work/$n/daemon.log"; fail "$n exited with $status"; }
+  grep -q 'not all handed over' "$work/$n/daemon.log" && fail "$n did not hand all its sessions over"
+  launch_daemon "$work/$n" "$binary" "${cluster[@]}" NODE_ID=$n SERVER_PORT="${port[$n]}" "${drain[@]}"
+  pid[$n]=$daemon_pid
+  await_daemon "$work/$n"
+  wait_until 15 curl -sf "http://127.0.0.1:${port[$n]}/readyz" || fail "$n is not ready after its restart"
+}
+node_script ws_resume.mjs --until "$work/resume.stop" --suffix roll >"$work/resume.out" 2>&1 &
+started_pids+=("$!")
+resume_pid=$!
+wait_until 30 grep -q '^ready' "$work/resume.out" || { cat "$work/resume.out"; fail "the call did not start"; }
+for n in n1 n2 n3; do
+  restart_daemon "$n"
+  sleep 1 # the call goes on on the restarted cluster before the next one stops
+done
+touch "$work/resume.stop"
+wait "$resume_pid" || { cat "$work/resume.out"; fail "the call through a rolling restart"; }
+echo "ok: rolling restart of n1, n2, n3 under a call through nginx: $(tail -1 "$work/resume.out")"
 
 # --- n3 drains: its new WebSockets go to the others -----------------------------------------
 kill -TERM "${pid[n3]}"
