@@ -35,6 +35,15 @@ local function others(members, user)
   end
   return out
 end
+-- A command of a connection replaced since: its session no longer holds the user's presence
+-- (live or parked). No presence at all (Redis restarted empty, the user released) is no
+-- replacement: the command goes on, and meets the rules.
+local function sb_stale(user, fence)
+  if not fence or fence == '' then return false end
+  local p = redis.call('HMGET', 'sb:presence:' .. user, 'sid', 'parked')
+  if not p[1] and not p[2] then return false end
+  return p[1] ~= fence and p[2] ~= fence
+end
 local function delete_room(id, index)
   redis.call('DEL', room_key(id, ''), room_key(id, ':members'), room_key(id, ':seq'),
              room_key(id, ':ready'))
@@ -49,8 +58,10 @@ RedisScript room_script(const char* body) {
   return RedisScript(std::string(kFanoutLua) + kPrelude + body);
 }
 
-// KEYS: room, members, seq, user's rooms, index. ARGV: user, room id, rooms per user, max.
+// KEYS: room, members, seq, user's rooms, index. ARGV: user, room id, rooms per user, max,
+// fence.
 const RedisScript kCreate = room_script(R"lua(
+if sb_stale(ARGV[1], ARGV[5]) then return {'err', 'stale'} end
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[3]) then return {'err', 'too_many_rooms'} end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'err', 'room_exists'} end
 redis.call('HSET', KEYS[1], 'max', ARGV[4])
@@ -61,8 +72,9 @@ redis.call('ZADD', KEYS[5], 0, ARGV[2])
 return {'ok', ARGV[1]}
 )lua");
 
-// KEYS: room, members, seq, user's rooms. ARGV: user, room id, rooms per user.
+// KEYS: room, members, seq, user's rooms. ARGV: user, room id, rooms per user, fence.
 const RedisScript kJoin = room_script(R"lua(
+if sb_stale(ARGV[1], ARGV[4]) then return {'err', 'stale'} end
 local max = redis.call('HGET', KEYS[1], 'max')
 if not max then return {'err', 'room_not_found'} end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'err', 'already_in_room'} end
@@ -80,8 +92,9 @@ sb_fanout(others(members, ARGV[1]), {k = 'room', ev = 'peer_joined', room = ARGV
 return {'ok', unpack(members)}
 )lua");
 
-// KEYS: room, members, seq, ready, user's rooms, index. ARGV: user, room id.
+// KEYS: room, members, seq, ready, user's rooms, index. ARGV: user, room id, fence.
 const RedisScript kLeave = room_script(R"lua(
+if sb_stale(ARGV[1], ARGV[3]) then return {'err', 'stale'} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'room_not_found'} end
 if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return {'err', 'not_in_room'} end
 redis.call('SREM', KEYS[4], ARGV[1])
@@ -130,8 +143,9 @@ end
 return out
 )lua");
 
-// KEYS: room, members, ready. ARGV: user, room id.
+// KEYS: room, members, ready. ARGV: user, room id, fence.
 const RedisScript kReady = room_script(R"lua(
+if sb_stale(ARGV[1], ARGV[3]) then return {'err', 'stale'} end
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'err', 'room_not_found'} end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return {'err', 'not_in_room'} end
 redis.call('SADD', KEYS[3], ARGV[1])
@@ -246,6 +260,7 @@ Result<std::string, RoomDirectoryError> status_of(const RedisReply& r) {
   if (status == "err") {
     std::string code = r.elements.size() > 1 ? r.elements[1].str : "";
     if (auto e = signal_error(code)) return RoomDirectoryError(*e);
+    if (code == "stale") return RoomDirectoryError(Fenced{});
     return RoomDirectoryError(protocol_error(code));  // room_exists among them
   }
   return status;
@@ -308,39 +323,40 @@ void RedisRoomDirectory::run(const std::shared_ptr<RedisClient>& redis, const Re
 }
 
 void RedisRoomDirectory::create(UserId creator, std::optional<std::size_t> max_members,
-                                Done<Membership> done) {
+                                Done<Membership> done, const std::string& fence) {
   auto size = std::min(max_members.value_or(limits_.default_size), limits_.max_size);
-  create_attempt(redis_, limits_, new_room_id_, creator, size, 3, std::move(done));
+  create_attempt(redis_, limits_, new_room_id_, creator, size, 3, fence, std::move(done));
 }
 
 void RedisRoomDirectory::create_attempt(std::shared_ptr<RedisClient> redis, RoomLimits limits,
                                         RoomManager::IdGenerator new_room_id, UserId creator,
                                         std::size_t max_members, int attempts_left,
-                                        Done<Membership> done) {
+                                        std::string fence, Done<Membership> done) {
   std::string id = new_room_id();
   run(redis, kCreate,
       {room_key(id), room_key(id, ":members"), room_key(id, ":seq"), user_rooms_key(creator),
        kRoomIndex},
       {std::to_string(creator), id, std::to_string(limits.rooms_per_user),
-       std::to_string(max_members)},
-      [redis, limits, new_room_id, creator, max_members, attempts_left, id,
+       std::to_string(max_members), fence},
+      [redis, limits, new_room_id, creator, max_members, attempts_left, id, fence,
        done = std::move(done)](auto r) mutable {
         // An id already taken (128 random bits: only with a custom generator): draw again.
         if (!r.ok() && attempts_left > 1 && std::holds_alternative<RedisError>(r.error()) &&
             std::get<RedisError>(r.error()).message.ends_with("room_exists")) {
           return create_attempt(std::move(redis), limits, std::move(new_room_id), creator,
-                                max_members, attempts_left - 1, std::move(done));
+                                max_members, attempts_left - 1, std::move(fence), std::move(done));
         }
         if (!r.ok()) return done(r.error());
         done(Membership{id, creator, {creator}});
       });
 }
 
-void RedisRoomDirectory::join(UserId user, const std::string& room_id, Done<Membership> done) {
+void RedisRoomDirectory::join(UserId user, const std::string& room_id, Done<Membership> done,
+                              const std::string& fence) {
   run(redis_, kJoin,
       {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
        user_rooms_key(user)},
-      {std::to_string(user), room_id, std::to_string(limits_.rooms_per_user)},
+      {std::to_string(user), room_id, std::to_string(limits_.rooms_per_user), fence},
       [room_id, done = std::move(done)](auto r) {
         if (!r.ok()) return done(r.error());
         auto& members = r.value();
@@ -348,11 +364,12 @@ void RedisRoomDirectory::join(UserId user, const std::string& room_id, Done<Memb
       });
 }
 
-void RedisRoomDirectory::leave(UserId user, const std::string& room_id, Done<Departure> done) {
+void RedisRoomDirectory::leave(UserId user, const std::string& room_id, Done<Departure> done,
+                               const std::string& fence) {
   run(redis_, kLeave,
       {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":seq"),
        room_key(room_id, ":ready"), user_rooms_key(user), kRoomIndex},
-      {std::to_string(user), room_id}, [room_id, done = std::move(done)](auto r) {
+      {std::to_string(user), room_id, fence}, [room_id, done = std::move(done)](auto r) {
         if (!r.ok()) return done(r.error());
         auto& remaining = r.value();
         UserId host = remaining.empty() ? 0 : remaining.front();
@@ -377,10 +394,10 @@ void RedisRoomDirectory::release(UserId user, const std::string& node, const std
 }
 
 void RedisRoomDirectory::ready(UserId user, const std::string& room_id,
-                               Done<std::vector<UserId>> done) {
+                               Done<std::vector<UserId>> done, const std::string& fence) {
   run(redis_, kReady,
       {room_key(room_id), room_key(room_id, ":members"), room_key(room_id, ":ready")},
-      {std::to_string(user), room_id}, [user, done = std::move(done)](auto r) {
+      {std::to_string(user), room_id, fence}, [user, done = std::move(done)](auto r) {
         if (!r.ok()) return done(r.error());
         auto others = std::move(r.value());
         std::erase(others, user);

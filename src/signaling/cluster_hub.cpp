@@ -168,30 +168,44 @@ Hub::Handled ClusterHub::handle(Peer& peer, std::string_view text) {
     to.session = it->second.session;
   }
   auto on_error = [this, to, type](const RoomDirectoryError& e) {
+    // Replaced on another daemon while this was on its way: its replacement is not told.
+    if (std::holds_alternative<Fenced>(e)) return;
     fail(to, signal_error(e), type);
   };
   switch (m.type) {
     case MsgType::create_room:
-      rooms_.create(me, m.max_members, [this, to, me, on_error](auto r) {
-        if (!r.ok()) return on_error(r.error());
-        reply(to, make_room_created(r.value().room_id, me));
-      });
+      rooms_.create(
+          me, m.max_members,
+          [this, to, me, on_error](auto r) {
+            if (!r.ok()) return on_error(r.error());
+            reply(to, make_room_created(r.value().room_id, me));
+          },
+          to.session);
       break;
     case MsgType::join_room:
       // RoomJoined arrives through this node's inbox, in order with the room's other events.
-      rooms_.join(me, m.room_id, [on_error](auto r) {
-        if (!r.ok()) on_error(r.error());
-      });
+      rooms_.join(
+          me, m.room_id,
+          [on_error](auto r) {
+            if (!r.ok()) on_error(r.error());
+          },
+          to.session);
       break;
     case MsgType::leave_room:
-      rooms_.leave(me, m.room_id, [on_error](auto r) {
-        if (!r.ok()) on_error(r.error());
-      });
+      rooms_.leave(
+          me, m.room_id,
+          [on_error](auto r) {
+            if (!r.ok()) on_error(r.error());
+          },
+          to.session);
       break;
     case MsgType::ready:
-      rooms_.ready(me, m.room_id, [on_error](auto r) {
-        if (!r.ok()) on_error(r.error());
-      });
+      rooms_.ready(
+          me, m.room_id,
+          [on_error](auto r) {
+            if (!r.ok()) on_error(r.error());
+          },
+          to.session);
       break;
     case MsgType::sdp:
     case MsgType::ice_candidate:
@@ -474,7 +488,10 @@ HubUnavailable unavailable(const RedisError& e) {
 }
 HubUnavailable unavailable(const RoomDirectoryError& e) {
   if (const auto* r = std::get_if<RedisError>(&e)) return unavailable(*r);
-  return {"unexpected room rule: " + std::string(describe(std::get<SignalError>(e)))};
+  if (const auto* s = std::get_if<SignalError>(&e)) {
+    return {"unexpected room rule: " + std::string(describe(*s))};
+  }
+  return {"unexpected fence"};  // the admin questions carry none
 }
 }  // namespace
 

@@ -362,5 +362,57 @@ TEST_F(PresenceTest, RoomScriptsTellTheOtherMembersNodesWhatChangedInOrder) {
                        {MsgType::room_closed, 0, {2, 3}, 0, "maintenance"}});
 }
 
+TEST_F(PresenceTest, ARoomCommandOfAReplacedSessionIsFencedOff) {
+  Node a = node("a");
+  RedisRoomDirectory rooms(a.commands, RoomLimits{});
+  using Joined = Result<RoomManager::Membership, RoomDirectoryError>;
+  using Left = Result<RoomManager::Departure, RoomDirectoryError>;
+  using Readied = Result<std::vector<UserId>, RoomDirectoryError>;
+  auto fenced = [](const RoomDirectoryError& e) { return std::holds_alternative<Fenced>(e); };
+  // User 1 is session "s-new" now; "s-old" is the connection it replaced.
+  auto claimed = await_answer<Result<std::optional<PresenceHolder>, RedisError>>(
+      [&](auto done) { a.presence->claim(1, "c2", "s-new", "k", std::move(done)); });
+  ASSERT_TRUE(claimed.ok());
+  auto created =
+      await_answer<Joined>([&](auto done) { rooms.create(2, std::nullopt, std::move(done), ""); });
+  ASSERT_TRUE(created.ok());
+  const std::string room = created.value().room_id;
+
+  auto stale =
+      await_answer<Joined>([&](auto done) { rooms.join(1, room, std::move(done), "s-old"); });
+  ASSERT_FALSE(stale.ok());
+  EXPECT_TRUE(fenced(stale.error()));
+  auto stale_create = await_answer<Joined>(
+      [&](auto done) { rooms.create(1, std::nullopt, std::move(done), "s-old"); });
+  ASSERT_FALSE(stale_create.ok());
+  EXPECT_TRUE(fenced(stale_create.error()));
+  // Nothing happened for user 1: not in the room, in no room.
+  auto detail = await_answer<Result<std::optional<RoomManager::Detail>, RoomDirectoryError>>(
+      [&](auto done) { rooms.detail(room, std::move(done)); });
+  ASSERT_TRUE(detail.ok() && detail.value().has_value());
+  EXPECT_EQ(detail.value()->members, std::vector<UserId>{2});
+
+  // The session that holds the presence acts; so does one that names no fence.
+  ASSERT_TRUE(
+      await_answer<Joined>([&](auto done) { rooms.join(1, room, std::move(done), "s-new"); }).ok());
+  auto stale_ready =
+      await_answer<Readied>([&](auto done) { rooms.ready(1, room, std::move(done), "s-old"); });
+  ASSERT_FALSE(stale_ready.ok());
+  EXPECT_TRUE(fenced(stale_ready.error()));
+  auto stale_leave =
+      await_answer<Left>([&](auto done) { rooms.leave(1, room, std::move(done), "s-old"); });
+  ASSERT_FALSE(stale_leave.ok());
+  EXPECT_TRUE(fenced(stale_leave.error()));
+  EXPECT_TRUE(await_answer<Readied>([&](auto done) {
+                rooms.ready(1, room, std::move(done), "s-new");
+              }).ok());
+  EXPECT_TRUE(
+      await_answer<Left>([&](auto done) { rooms.leave(1, room, std::move(done), ""); }).ok());
+
+  // A user with no presence at all (Redis restarted empty) is not fenced: the rules decide.
+  EXPECT_TRUE(
+      await_answer<Joined>([&](auto done) { rooms.join(3, room, std::move(done), "s-x"); }).ok());
+}
+
 }  // namespace
 }  // namespace switchboard

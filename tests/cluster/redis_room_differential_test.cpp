@@ -44,7 +44,8 @@ std::string show(SignalError e) {
 }
 std::string show(const RoomDirectoryError& e) {
   if (auto* s = std::get_if<SignalError>(&e)) return show(*s);
-  return "RedisError " + std::get<RedisError>(e).message;
+  if (auto* r = std::get_if<RedisError>(&e)) return "RedisError " + r->message;
+  return "Fenced";
 }
 std::string show(bool b) {
   return b ? "true" : "false";

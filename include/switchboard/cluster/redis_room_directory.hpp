@@ -16,9 +16,13 @@
 
 namespace switchboard {
 
-/// A room rule said no (the same SignalError RoomManager gives), or Redis could not be asked
-/// (RedisError: Error `unavailable` on the wire).
-using RoomDirectoryError = std::variant<SignalError, RedisError>;
+/// The command came from a connection that another has replaced since (its `fence` no longer
+/// holds the user's presence): nothing was done, and nobody is to be told.
+struct Fenced {};
+
+/// A room rule said no (the same SignalError RoomManager gives), Redis could not be asked
+/// (RedisError: Error `unavailable` on the wire), or the sender was fenced off.
+using RoomDirectoryError = std::variant<SignalError, RedisError, Fenced>;
 
 /// Rooms shared by every daemon on one Redis: RoomManager's rules (join order, host = first
 /// member, member and rooms-per-user limits, ready set) decided by Lua scripts inside Redis,
@@ -47,9 +51,17 @@ class RedisRoomDirectory {
   RedisRoomDirectory(std::shared_ptr<RedisClient> redis, RoomLimits limits,
                      RoomManager::IdGenerator new_room_id = {});
 
-  void create(UserId creator, std::optional<std::size_t> max_members, Done<Membership> done);
-  void join(UserId user, const std::string& room_id, Done<Membership> done);
-  void leave(UserId user, const std::string& room_id, Done<Departure> done);
+  // create, join, leave and ready take a `fence`: the sending connection's session
+  // (SessionParking::session_hash). The script then acts only while that session holds the
+  // user's presence (connected, or parked for a resume): a connection replaced on another
+  // daemon may still have commands on their way, and they must not act for its replacement.
+  // Empty: no check.
+  void create(UserId creator, std::optional<std::size_t> max_members, Done<Membership> done,
+              const std::string& fence = {});
+  void join(UserId user, const std::string& room_id, Done<Membership> done,
+            const std::string& fence = {});
+  void leave(UserId user, const std::string& room_id, Done<Departure> done,
+             const std::string& fence = {});
   /// Leaves every room of `user` in one script (disconnection, replacement): the departures
   /// in the order the user entered the rooms, as RoomManager::leave_all gives them.
   void leave_all(UserId user, Done<std::vector<Departure>> done);
@@ -62,7 +74,8 @@ class RedisRoomDirectory {
   void release(UserId user, const std::string& node, const std::string& conn,
                Done<std::vector<Departure>> done);
   /// Marks `user` ready; the room's other members.
-  void ready(UserId user, const std::string& room_id, Done<std::vector<UserId>> done);
+  void ready(UserId user, const std::string& room_id, Done<std::vector<UserId>> done,
+             const std::string& fence = {});
   /// Why `from` may not send to `to` in `room_id`, or nullopt when it may; RoomManager's
   /// rules and precedence (room_not_found, not_in_room, peer_not_in_room).
   void check_relay(UserId from, UserId to, const std::string& room_id,
@@ -94,7 +107,8 @@ class RedisRoomDirectory {
                   std::vector<std::string> keys, std::vector<std::string> args, ScriptDone done);
   static void create_attempt(std::shared_ptr<RedisClient> redis, RoomLimits limits,
                              RoomManager::IdGenerator new_room_id, UserId creator,
-                             std::size_t max_members, int attempts_left, Done<Membership> done);
+                             std::size_t max_members, int attempts_left, std::string fence,
+                             Done<Membership> done);
 
   std::shared_ptr<RedisClient> redis_;
   RoomLimits limits_;
