@@ -266,7 +266,11 @@ TEST_F(RedisClientTest, UnreachableRedisIsReportedDownAndCommandsFail) {
   auto s = c.states->next();
   ASSERT_TRUE(s);
   EXPECT_FALSE(s->up);
-  EXPECT_NE(s->reason.find("refused"), std::string::npos) << s->reason;
+  // Refused, as a rule; reset when another process of a parallel test run took the freed
+  // port in between (seen once in CI). Either way the reason is said.
+  EXPECT_TRUE(s->reason.find("refused") != std::string::npos ||
+              s->reason.find("reset") != std::string::npos)
+      << s->reason;
   auto r = run(*c, {"PING"});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, RedisError::Code::unavailable);
