@@ -57,7 +57,7 @@ b = ["<!-- cluster:begin -->", "",
      + f", {a.repeats} round(s) of every case in rotating order, fresh daemons per case, medians; "
      f"`{a.timing}`; PostgreSQL {a.pg_version} and redis-server {a.redis_version} (no "
      f"persistence) on loopback, on the same 2 cores as the daemons and the generator; load "
-     f"{a.load_before} before, {a.load_after} after (other worktrees were compiling).", ""]
+     f"{a.load_before} before, {a.load_after} after.", ""]
 
 # Closed-loop relay.
 alone_total = med("relay50/alone", "server_cpu_us_per_msg")
@@ -184,7 +184,7 @@ b += ["", f"**What a Redis hop costs.** With both users of a pair on one daemon 
       f"{n(rate('relay50/cluster-2'))} and {n(rate('relay50/cluster-3'))} messages/s with 1, 2 "
       f"and 3 daemons ({n(rate('relay50/alone'))} alone). That is no scaling figure: this "
       "machine has 2 cores, shared by the daemons, redis-server, PostgreSQL's idle backends, "
-      "the generator and other worktrees' compilers, so a second or third daemon adds no core; "
+      "the generator and anything else running, so a second or third daemon adds no core; "
       "it adds processes that take turns on the same two, and a relay that crosses daemons "
       "wakes two of them. What the figures do show is the cost of a message, which a machine "
       "with a core per daemon would spread over the daemons (each user's socket work stays on "
