@@ -118,10 +118,6 @@ end
 return 1
 )lua");
 
-RedisError unexpected(const std::string& what) {
-  return RedisError{RedisError::Code::unavailable, "unexpected reply from Redis: " + what};
-}
-
 }  // namespace
 
 PresenceDirectory::PresenceDirectory(std::shared_ptr<RedisClient> redis, std::string node_id)
@@ -138,22 +134,17 @@ void PresenceDirectory::claim(UserId user, const std::string& conn, const std::s
              [done = std::move(done)](RedisClient::Reply r) {
                if (!r.ok()) return done(r.error());
                const RedisReply& v = r.value();
-               if (v.type != RedisReply::Type::array) return done(unexpected(v.str));
+               if (v.type != RedisReply::Type::array) return done(unexpected_reply(v.str));
                if (v.elements.empty()) return done(std::optional<PresenceHolder>{});
-               if (v.elements.size() != 2) return done(unexpected("a holder of the wrong shape"));
+               if (v.elements.size() != 2)
+                 return done(unexpected_reply("a holder of the wrong shape"));
                done(std::optional<PresenceHolder>{{v.elements[0].str, v.elements[1].str}});
              });
 }
 
 void PresenceDirectory::release(UserId user, const std::string& conn, Done<bool> done) {
   run_script(redis_, kRelease, {presence_key(user)}, {std::to_string(user), node_, conn},
-             [done = std::move(done)](RedisClient::Reply r) {
-               if (!r.ok()) return done(r.error());
-               if (r.value().type != RedisReply::Type::integer) {
-                 return done(unexpected(r.value().str));
-               }
-               done(r.value().integer == 1);
-             });
+             zero_or_one(std::move(done)));
 }
 
 void PresenceDirectory::locate(const std::vector<UserId>& users,
@@ -198,13 +189,13 @@ void PresenceDirectory::relay(UserId from, UserId to, const std::string& room_id
              [done = std::move(done)](RedisClient::Reply r) {
                if (!r.ok()) return done(r.error());
                const std::string& s = r.value().str;
-               if (r.value().is_error()) return done(unexpected(s));
+               if (r.value().is_error()) return done(unexpected_reply(s));
                if (s == "ok") return done(std::optional<SignalError>{});
                if (s == "room_not_found") return done(std::optional(SignalError::room_not_found));
                if (s == "not_in_room") return done(std::optional(SignalError::not_in_room));
                if (s == "peer_not_in_room")
                  return done(std::optional(SignalError::peer_not_in_room));
-               done(unexpected(s));
+               done(unexpected_reply(s));
              });
 }
 

@@ -30,6 +30,18 @@ std::string random_hex(std::size_t bytes) {
   return to_hex(buffer.data(), buffer.size());
 }
 
+RedisError unexpected_reply(const std::string& what) {
+  return RedisError{RedisError::Code::unavailable, "unexpected reply from Redis: " + what};
+}
+
+RedisClient::Callback zero_or_one(std::function<void(Result<bool, RedisError>)> done) {
+  return [done = std::move(done)](RedisClient::Reply r) {
+    if (!r.ok()) return done(r.error());
+    if (r.value().type != RedisReply::Type::integer) return done(unexpected_reply(r.value().str));
+    done(r.value().integer == 1);
+  };
+}
+
 RedisScript::RedisScript(std::string lua) : source(std::move(lua)), sha1(sha1_hex(source)) {}
 
 void run_script(const std::shared_ptr<RedisClient>& redis, const RedisScript& script,

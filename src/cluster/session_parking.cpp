@@ -135,19 +135,6 @@ end
 return out
 )lua");
 
-RedisError unexpected(const std::string& what) {
-  return RedisError{RedisError::Code::unavailable, "unexpected reply from Redis: " + what};
-}
-
-/// A script's 0 or 1 as false or true.
-RedisClient::Callback as_bool(SessionParking::Done<bool> done) {
-  return [done = std::move(done)](RedisClient::Reply r) {
-    if (!r.ok()) return done(r.error());
-    if (r.value().type != RedisReply::Type::integer) return done(unexpected(r.value().str));
-    done(r.value().integer == 1);
-  };
-}
-
 }  // namespace
 
 SessionParking::SessionParking(std::shared_ptr<RedisClient> redis, std::string node_id)
@@ -168,7 +155,7 @@ void SessionParking::park(UserId user, const std::string& conn, std::uint16_t co
              {std::to_string(user), node_, conn, std::to_string(limits_.window.count()),
               std::to_string(limits_.keep.messages), std::to_string(limits_.keep.bytes),
               std::to_string(code)},
-             as_bool(std::move(done)));
+             zero_or_one(std::move(done)));
 }
 
 void SessionParking::store(const std::string& sid, const SessionState& state, Done<bool> done) {
@@ -177,7 +164,7 @@ void SessionParking::store(const std::string& sid, const SessionState& state, Do
                                 std::to_string(state.client_seq)};
   args.reserve(3 + state.kept.size());
   for (const auto& [seq, text] : state.kept) args.push_back(std::to_string(seq) + " " + text);
-  run_script(redis_, kStore, {key, key + ":kept"}, std::move(args), as_bool(std::move(done)));
+  run_script(redis_, kStore, {key, key + ":kept"}, std::move(args), zero_or_one(std::move(done)));
 }
 
 void SessionParking::request(UserId user, const std::string& key_hash, const std::string& sid,
@@ -186,7 +173,7 @@ void SessionParking::request(UserId user, const std::string& key_hash, const std
              {std::to_string(user), hex_encode(key_hash), sid, node_, conn,
               std::to_string(limits_.window.count()), std::to_string(limits_.keep.messages),
               std::to_string(limits_.keep.bytes)},
-             as_bool(std::move(done)));
+             zero_or_one(std::move(done)));
 }
 
 void SessionParking::abandon(const std::string& sid) {
@@ -199,7 +186,7 @@ void SessionParking::end_for_key(UserId user, const std::string& key_hash) {
 }
 
 void SessionParking::end_for_user(UserId user, Done<bool> done) {
-  run_script(redis_, kEndForUser, {presence_key(user)}, {}, as_bool(std::move(done)));
+  run_script(redis_, kEndForUser, {presence_key(user)}, {}, zero_or_one(std::move(done)));
 }
 
 void SessionParking::sweep(std::size_t limit,
@@ -209,13 +196,13 @@ void SessionParking::sweep(std::size_t limit,
                if (!r.ok()) return done(r.error());
                const RedisReply& v = r.value();
                if (v.type != RedisReply::Type::array || v.elements.size() % 2 != 0) {
-                 return done(unexpected(v.str));
+                 return done(unexpected_reply(v.str));
                }
                std::vector<std::pair<UserId, std::string>> out;
                for (std::size_t i = 0; i < v.elements.size(); i += 2) {
                  auto user = parse_decimal(v.elements[i].str);
                  if (!user)
-                   return done(unexpected("a parked session's user: " + v.elements[i].str));
+                   return done(unexpected_reply("a parked session's user: " + v.elements[i].str));
                  out.emplace_back(*user, v.elements[i + 1].str);
                }
                done(std::move(out));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,14 @@ struct RedisScript {
 void run_script(const std::shared_ptr<RedisClient>& redis, const RedisScript& script,
                 std::vector<std::string> keys, std::vector<std::string> args,
                 RedisClient::Callback done);
+
+/// A reply of a shape the caller's script never gives (a bug or a version skew): `what` was
+/// found instead. Counted as Redis not answering usefully.
+RedisError unexpected_reply(const std::string& what);
+
+/// For a script that answers 0 or 1: `done` gets false or true, the RedisError when there is
+/// no reply, unexpected_reply for anything else.
+RedisClient::Callback zero_or_one(std::function<void(Result<bool, RedisError>)> done);
 
 /// `bytes` random bytes (OpenSSL's CSPRNG) in lowercase hex: room ids, node tokens.
 std::string random_hex(std::size_t bytes);
