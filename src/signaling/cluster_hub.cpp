@@ -335,10 +335,8 @@ void ClusterHub::adopt(const ClusterEnvelope& e) {
     rooms_.release(e.user, node_, e.conn, [](auto) {});
     return;
   }
-  SessionState state{e.next_seq, e.client_seq, {}};
-  state.kept.reserve(e.kept.size());
-  for (const auto& k : e.kept) state.kept.emplace_back(k.seq, k.text);
-  auto session = sessions_->adopt(b->who, b->session_id, state);
+  auto session =
+      sessions_->adopt(b->who, b->session_id, SessionState{e.next_seq, e.client_seq, e.kept});
   std::shared_ptr<Peer> previous;
   {
     std::lock_guard lock(mutex_);

@@ -75,7 +75,7 @@ std::optional<Session::HandOff> Session::hand_off() {
   if (kept_) {
     out.state.kept.reserve(kept_->size());
     kept_->for_each_after(0, [&](std::uint64_t seq, std::string_view text) {
-      out.state.kept.emplace_back(seq, std::string(text));
+      out.state.kept.push_back({seq, std::string(text)});
     });
   }
   out.carrier = *end_locked();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "switchboard/auth/identity.hpp"
+#include "switchboard/signaling/kept_messages.hpp"
 #include "switchboard/signaling/protocol.hpp"
 #include "switchboard/util/result.hpp"
 
@@ -32,11 +33,6 @@ namespace switchboard {
 ///   the messages it kept and those `held` for it while parked, each an envelope as above).
 struct ClusterEnvelope {
   enum class Kind { deliver, room_event, replace, revoke, close, parked, adopt };
-  /// A message a session kept, with its seq.
-  struct Kept {
-    std::uint64_t seq = 0;
-    std::string text;
-  };
   Kind kind = Kind::deliver;
   std::vector<UserId> to;  // deliver, room_event: recipients on the receiving node
   std::string text;        // deliver: the client message
@@ -54,7 +50,7 @@ struct ClusterEnvelope {
   std::string session;          // parked, adopt: the session's id hashed (SHA-256, hex)
   std::uint64_t next_seq = 1;   // adopt
   std::uint64_t client_seq = 0;   // adopt
-  std::vector<Kept> kept;         // adopt: oldest first
+  std::vector<KeptMessage> kept;  // adopt: oldest first
   std::vector<std::string> held;  // adopt: envelopes (deliver or room_event), oldest first
 };
 

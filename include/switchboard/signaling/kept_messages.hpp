@@ -3,10 +3,18 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace switchboard {
+
+/// One message a session kept, with its seq: what moves with the session when another daemon
+/// takes it on (SessionState, and the cluster's "adopt" envelope).
+struct KeptMessage {
+  std::uint64_t seq = 0;
+  std::string text;
+};
 
 /// How much a session keeps for a resume: at most `messages` of them and `bytes` in all.
 /// `messages` 0: nothing is kept, resume is off.

@@ -31,9 +31,9 @@ class SessionCarrier {
 /// A session as it moves to another daemon of a cluster (a rolling restart, a resume there):
 /// its numbering and the messages it keeps for a resume.
 struct SessionState {
-  std::uint64_t next_seq = 1;    // the seq of the next message it is sent
-  std::uint64_t client_seq = 0;  // the highest client seq handled
-  std::vector<std::pair<std::uint64_t, std::string>> kept;  // oldest first
+  std::uint64_t next_seq = 1;     // the seq of the next message it is sent
+  std::uint64_t client_seq = 0;   // the highest client seq handled
+  std::vector<KeptMessage> kept;  // oldest first
 };
 
 /// A user's signaling session (protocol.md, "Session resume"): what the hub registers for the
