@@ -147,6 +147,10 @@ void PresenceDirectory::release(UserId user, const std::string& conn, Done<bool>
              zero_or_one(std::move(done)));
 }
 
+void PresenceDirectory::present(UserId user, Done<bool> done) {
+  redis_->command({"EXISTS", presence_key(user)}, zero_or_one(std::move(done)));
+}
+
 void PresenceDirectory::locate(const std::vector<UserId>& users,
                                Done<std::vector<std::optional<PresenceHolder>>> done) {
   if (users.empty()) return done(std::vector<std::optional<PresenceHolder>>{});

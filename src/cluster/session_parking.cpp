@@ -159,12 +159,12 @@ void SessionParking::park(UserId user, const std::string& conn, std::uint16_t co
 }
 
 void SessionParking::store(const std::string& sid, const SessionState& state, Done<bool> done) {
-  std::string key = "sb:session:" + sid;
   std::vector<std::string> args{sid, std::to_string(state.next_seq),
                                 std::to_string(state.client_seq)};
   args.reserve(3 + state.kept.size());
   for (const auto& [seq, text] : state.kept) args.push_back(std::to_string(seq) + " " + text);
-  run_script(redis_, kStore, {key, key + ":kept"}, std::move(args), zero_or_one(std::move(done)));
+  run_script(redis_, kStore, {session_key(sid), session_key(sid, ":kept")}, std::move(args),
+             zero_or_one(std::move(done)));
 }
 
 void SessionParking::request(UserId user, const std::string& key_hash, const std::string& sid,

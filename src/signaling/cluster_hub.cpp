@@ -2,7 +2,6 @@
 
 #include <atomic>
 
-#include "switchboard/cluster/redis_keys.hpp"
 #include "switchboard/util/encoding.hpp"
 #include "switchboard/util/logging.hpp"
 
@@ -528,16 +527,14 @@ void ClusterHub::close_room(const std::string& room_id, std::string_view reason,
 void ClusterHub::presence(UserId user, Answer<Presence> done) {
   // Online: connected to a daemon, or parked in Redis for a resume (as a detached session
   // counts on one daemon).
-  commands_->command({"EXISTS", redis_keys::presence_key(user)},
-                     [this, user, done = std::move(done)](auto r) mutable {
-                       if (!r.ok()) return done(unavailable(r.error()));
-                       bool online =
-                           r.value().type == RedisReply::Type::integer && r.value().integer == 1;
-                       rooms_.memberships(user, [online, done = std::move(done)](auto m) {
-                         if (!m.ok()) return done(unavailable(m.error()));
-                         done(Presence{online, room_views(std::move(m.value()))});
-                       });
-                     });
+  presence_.present(user, [this, user, done = std::move(done)](auto r) mutable {
+    if (!r.ok()) return done(unavailable(r.error()));
+    bool online = r.value();
+    rooms_.memberships(user, [online, done = std::move(done)](auto m) {
+      if (!m.ok()) return done(unavailable(m.error()));
+      done(Presence{online, room_views(std::move(m.value()))});
+    });
+  });
 }
 
 void ClusterHub::disconnect_user(UserId user, CloseCode code, std::string_view reason,

@@ -50,6 +50,8 @@ class PresenceDirectory {
   /// `user`'s connection `conn` has ended: its presence goes, unless a newer connection has
   /// claimed the user since (then nothing changes). done gets whether it went.
   void release(UserId user, const std::string& conn, Done<bool> done);
+  /// Whether `user` has a presence: connected to some node, or parked for a resume.
+  void present(UserId user, Done<bool> done);
   /// Each user's holder, in the order asked (nullopt: not connected anywhere).
   void locate(const std::vector<UserId>& users,
               Done<std::vector<std::optional<PresenceHolder>>> done);

@@ -23,6 +23,12 @@ inline std::string presence_key(UserId user) {
   return "sb:presence:" + std::to_string(user);
 }
 
+/// A parked session (SessionParking), `sid` its id's SHA-256 in hex: `part` is "", ":kept" or
+/// ":held". The scripts' sb_session_key spells the same.
+inline std::string session_key(const std::string& sid, const char* part = "") {
+  return "sb:session:" + sid + part;
+}
+
 /// A node's heartbeat.
 inline std::string node_key(const std::string& node) {
   return "sb:node:" + node;
